@@ -1,0 +1,23 @@
+/* Command-line parsing for `hutch` and its subcommands. */
+#ifndef HUTCH_VMM_CLI_H
+#define HUTCH_VMM_CLI_H
+
+#include <stdint.h>
+
+#include "vmm/config.h"
+
+enum cli_command {
+	CLI_EXIT,      /* already handled (help, version) or failed: exit with cli_parse's code */
+	CLI_RUN,
+};
+
+/*
+ * Parses argv into cfg. Returns CLI_RUN to go on; CLI_EXIT with *exit_code
+ * set after printing help, the version or one error line (exit 2).
+ */
+enum cli_command cli_parse(int argc, char **argv, struct vm_config *cfg, int *exit_code);
+
+/* "512M", "4G", "1T", "2048K", bare numbers are MiB. 0 on success, -EINVAL otherwise. */
+int cli_parse_size(const char *s, uint64_t *bytes);
+
+#endif

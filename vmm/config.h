@@ -1,0 +1,21 @@
+/* What the user asked for: the result of parsing the command line. */
+#ifndef HUTCH_VMM_CONFIG_H
+#define HUTCH_VMM_CONFIG_H
+
+#include <stdint.h>
+
+struct vm_config {
+	const char *kernel_path;
+	const char *initrd_path;  /* NULL: none */
+	const char *cmdline;      /* NULL: the default */
+	uint64_t mem_size;        /* bytes */
+	unsigned ncpus;
+};
+
+#define CONFIG_DEFAULT_MEM     (512ULL << 20)
+#define CONFIG_DEFAULT_CMDLINE "console=ttyS0"
+#define CONFIG_MAX_CPUS        255      /* xAPIC IDs in the MADT */
+#define CONFIG_MIN_MEM         (64ULL << 20)
+#define CONFIG_MAX_MEM         (1ULL << 40)
+
+#endif

@@ -1,0 +1,146 @@
+/* Console: raw terminal handling, the Ctrl-a escape, and stdin fed to the guest's UART. */
+#include "vmm/console.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CONSOLE_ESCAPE 0x01 /* Ctrl-a */
+
+static struct termios saved_termios;
+static volatile sig_atomic_t termios_changed;
+
+static struct {
+	struct serial *uart;
+	struct vm *vm;
+	pthread_t thread;
+	bool escape;
+} console;
+
+void console_restore(void)
+{
+	if (termios_changed) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+		termios_changed = 0;
+	}
+}
+
+static void console_fatal_signal(int sig)
+{
+	console_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void console_make_raw(void)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE };
+	struct termios raw;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios) < 0)
+		return;
+	raw = saved_termios;
+	cfmakeraw(&raw);
+	/* Keep output post-processing so hutch's own messages stay readable. */
+	raw.c_oflag |= OPOST;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0)
+		return;
+	termios_changed = 1;
+	atexit(console_restore);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		signal(fatal[i], console_fatal_signal);
+}
+
+void console_output(void *opaque, uint8_t byte)
+{
+	(void)opaque;
+	/* A closed stdout must not stop the guest: drop the byte. */
+	while (write(STDOUT_FILENO, &byte, 1) < 0 && errno == EINTR)
+		;
+}
+
+/* Hands bytes to the UART, waiting while its FIFO is full. */
+static void console_feed(const uint8_t *buf, size_t len)
+{
+	const struct timespec pause = { 0, 1000000 }; /* 1 ms */
+
+	while (len && !atomic_load(&console.vm->stopping)) {
+		size_t n = serial_receive(console.uart, buf, len);
+
+		buf += n;
+		len -= n;
+		if (len)
+			nanosleep(&pause, NULL);
+	}
+}
+
+static void console_key(uint8_t c)
+{
+	static const char keys[] = "\r\nC-a x  quit hutch\r\nC-a a  send C-a\r\nC-a h  this help\r\n";
+	const uint8_t escape = CONSOLE_ESCAPE;
+
+	if (!console.escape) {
+		if (c == CONSOLE_ESCAPE)
+			console.escape = true;
+		else
+			console_feed(&c, 1);
+		return;
+	}
+	console.escape = false;
+	switch (c) {
+	case 'x':
+		fputs("\r\nhutch: quit\r\n", stderr);
+		vm_request_stop(console.vm, VM_EXIT_OK);
+		break;
+	case 'h':
+		fputs(keys, stderr);
+		break;
+	case 'a':
+	case CONSOLE_ESCAPE:
+		console_feed(&escape, 1);
+		break;
+	default:
+		console_feed(&escape, 1);
+		console_feed(&c, 1);
+		break;
+	}
+}
+
+static void *console_thread(void *arg)
+{
+	uint8_t buf[256];
+
+	(void)arg;
+	pthread_setname_np(pthread_self(), "console");
+	while (!atomic_load(&console.vm->stopping)) {
+		ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* EOF: the VM runs on without input */
+		for (ssize_t i = 0; i < n; i++)
+			console_key(buf[i]);
+	}
+	return NULL;
+}
+
+int console_start(struct serial *uart, struct vm *vm)
+{
+	int ret;
+
+	console.uart = uart;
+	console.vm = vm;
+	console_make_raw();
+	ret = pthread_create(&console.thread, NULL, console_thread, NULL);
+	if (ret)
+		return -ret;
+	pthread_detach(console.thread);
+	return 0;
+}

@@ -1,0 +1,155 @@
+/* hutch: entry point. Parses the command line, builds the VM, runs it until it stops. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/cli.h"
+#include "vmm/console.h"
+#include "vmm/x86/machine.h"
+
+struct file_buf {
+	uint8_t *data;
+	size_t len;
+};
+
+/* Reads a whole input file no larger than max; one error line and -1 otherwise. */
+static int read_input_file(const char *path, size_t max, struct file_buf *out)
+{
+	struct stat st;
+	size_t done = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "hutch: %s: %s\n", path, strerror(errno));
+		goto err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "hutch: %s: not a regular file\n", path);
+		goto err;
+	}
+	if ((uint64_t)st.st_size > max) {
+		fprintf(stderr, "hutch: %s: too large (%lld bytes) for guest RAM\n", path,
+			(long long)st.st_size);
+		goto err;
+	}
+	out->len = (size_t)st.st_size;
+	out->data = malloc(out->len ? out->len : 1);
+	if (!out->data) {
+		fprintf(stderr, "hutch: %s: out of memory\n", path);
+		goto err;
+	}
+	while (done < out->len) {
+		ssize_t n = read(fd, out->data + done, out->len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "hutch: %s: %s\n", path, n ? strerror(errno) : "file shrank");
+			free(out->data);
+			goto err;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	return 0;
+err:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Signals that stop the VM arrive through a signalfd in the main loop. */
+static int block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* vCPU threads unblock SIGUSR1, the kick; everyone else ignores it. */
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigdelset(&set, SIGUSR1);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+static int run_until_stop(struct vm *vm, int sig_fd)
+{
+	struct pollfd fds[2] = {
+		{ .fd = sig_fd, .events = POLLIN },
+		{ .fd = vm->stop_fd, .events = POLLIN },
+	};
+
+	while (!atomic_load(&vm->stopping)) {
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				console_restore();
+				fprintf(stderr, "hutch: terminating on signal %u\n", si.ssi_signo);
+				vm_request_stop(vm, VM_EXIT_OK);
+			}
+		}
+	}
+	vm_stop_vcpus(vm);
+	return atomic_load(&vm->exit_code);
+}
+
+static int cmd_run(const struct vm_config *cfg)
+{
+	static struct machine m; /* large, and lives as long as the process */
+	struct file_buf kernel = { 0 }, initrd = { 0 };
+	struct boot_request req = { 0 };
+	int sig_fd, ret;
+
+	if (read_input_file(cfg->kernel_path, cfg->mem_size, &kernel) ||
+	    (cfg->initrd_path && read_input_file(cfg->initrd_path, cfg->mem_size, &initrd)))
+		return VM_EXIT_USAGE;
+	sig_fd = block_signals();
+	if (sig_fd < 0 || vm_create(&m.vm, cfg))
+		return VM_EXIT_ERROR;
+	m.console_out = console_output;
+	req = (struct boot_request){ kernel.data, kernel.len, initrd.data, initrd.len,
+				     cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE, 0 };
+	ret = machine_x86_setup(&m, &req);
+	if (ret > 0) {
+		fprintf(stderr, "hutch: %s: %s\n",
+			ret == BOOT_E_INITRD_NO_ROOM && cfg->initrd_path ? cfg->initrd_path :
+			ret == BOOT_E_CMDLINE_TOO_LONG ? "--cmdline" : cfg->kernel_path,
+			boot_strerror(ret));
+		return VM_EXIT_USAGE;
+	}
+	if (ret < 0)
+		return VM_EXIT_ERROR;
+	free(kernel.data);
+	free(initrd.data);
+	if (console_start(&m.com1, &m.vm) || vm_start(&m.vm))
+		return VM_EXIT_ERROR;
+	ret = run_until_stop(&m.vm, sig_fd);
+	console_restore();
+	vm_destroy(&m.vm);
+	return ret < 0 ? VM_EXIT_ERROR : ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	int exit_code;
+
+	if (cli_parse(argc, argv, &cfg, &exit_code) == CLI_EXIT)
+		return exit_code;
+	return cmd_run(&cfg);
+}

@@ -1,0 +1,248 @@
+/* VM lifecycle: create the KVM VM, map guest RAM, run and stop the vCPU threads. */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/x86/layout.h"
+
+static int vm_fail(const char *what)
+{
+	int err = errno;
+
+	fprintf(stderr, "hutch: %s: %s\n", what, strerror(err));
+	return -err;
+}
+
+/* Capabilities hutch cannot run without. */
+static int vm_check_caps(int kvm_fd)
+{
+	static const struct { int cap; const char *name; } caps[] = {
+		{ KVM_CAP_IRQCHIP, "in-kernel irqchip" },
+		{ KVM_CAP_PIT2, "in-kernel PIT" },
+		{ KVM_CAP_USER_MEMORY, "user memory" },
+		{ KVM_CAP_IMMEDIATE_EXIT, "immediate exit" },
+		{ KVM_CAP_EXT_CPUID, "KVM_GET_SUPPORTED_CPUID" },
+	};
+
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
+			fprintf(stderr, "hutch: /dev/kvm lacks %s\n", caps[i].name);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
+static int vm_get_supported_cpuid(struct vm *vm)
+{
+	for (unsigned nent = 128; nent <= 4096; nent *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+
+		if (!c)
+			return -ENOMEM;
+		c->nent = nent;
+		if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			vm->supported_cpuid = c;
+			return 0;
+		}
+		free(c);
+		if (errno != E2BIG)
+			return vm_fail("KVM_GET_SUPPORTED_CPUID");
+	}
+	return -E2BIG;
+}
+
+static int vm_map_memory(struct vm *vm, uint64_t mem_size)
+{
+	int ret = gmem_alloc_x86(&vm->mem, mem_size);
+
+	if (ret) {
+		fprintf(stderr, "hutch: cannot allocate %llu MiB of guest RAM: %s\n",
+			(unsigned long long)(mem_size >> 20), strerror(-ret));
+		return ret;
+	}
+	for (unsigned i = 0; i < vm->mem.nregions; i++) {
+		struct kvm_userspace_memory_region region = {
+			.slot = i,
+			.guest_phys_addr = vm->mem.regions[i].gpa,
+			.memory_size = vm->mem.regions[i].size,
+			.userspace_addr = (uintptr_t)vm->mem.regions[i].hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			return vm_fail("KVM_SET_USER_MEMORY_REGION");
+	}
+	return 0;
+}
+
+static int vm_create_irqchip(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	/* Intel needs these two pages below 4 GiB for real-mode emulation;
+	 * they sit in the MMIO hole, never in RAM. */
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0)
+		return vm_fail("KVM_SET_TSS_ADDR");
+	uint64_t identity = X86_IDENTITY_MAP_ADDR;
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
+		return vm_fail("KVM_SET_IDENTITY_MAP_ADDR");
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP) < 0)
+		return vm_fail("KVM_CREATE_IRQCHIP");
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return vm_fail("KVM_CREATE_PIT2");
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	atomic_init(&vm->exit_code, -1);
+	atomic_init(&vm->stopping, false);
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	vm->ncpus = cfg->ncpus;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return vm_fail("/dev/kvm");
+	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		fprintf(stderr, "hutch: /dev/kvm: unsupported KVM API version\n");
+		return -ENOTSUP;
+	}
+	ret = vm_check_caps(vm->kvm_fd);
+	if (ret)
+		return ret;
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return vm_fail("KVM_CREATE_VM");
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return vm_fail("eventfd");
+	ret = vm_get_supported_cpuid(vm);
+	if (!ret)
+		ret = vm_create_irqchip(vm);
+	if (!ret)
+		ret = vm_map_memory(vm, cfg->mem_size);
+	return ret;
+}
+
+int vm_create_vcpus(struct vm *vm)
+{
+	int size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+
+	if (size <= 0)
+		return vm_fail("KVM_GET_VCPU_MMAP_SIZE");
+	vm->run_size = (size_t)size;
+	vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		int ret = vcpu_init(vm, &vm->vcpus[i], i);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig; /* only there to interrupt KVM_RUN with EINTR */
+}
+
+int vm_start(struct vm *vm)
+{
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		int ret = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+
+		if (ret) {
+			errno = ret;
+			vm_request_stop(vm, VM_EXIT_ERROR);
+			return vm_fail("cannot start vCPU thread");
+		}
+		vm->vcpus[i].started = true;
+	}
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, int exit_code)
+{
+	int none = -1;
+	uint64_t one = 1;
+
+	atomic_compare_exchange_strong(&vm->exit_code, &none, exit_code);
+	atomic_store(&vm->stopping, true);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow with a handful of writes; a failed
+		 * write still leaves 'stopping' set for every poller. */
+	}
+}
+
+void vm_stop_vcpus(struct vm *vm)
+{
+	atomic_store(&vm->stopping, true);
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (!vcpu->started)
+			continue;
+		/* immediate_exit closes the race where the signal lands just
+		 * before the thread re-enters KVM_RUN. */
+		vcpu->run->immediate_exit = 1;
+		pthread_kill(vcpu->thread, SIGUSR1);
+	}
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].started = false;
+	}
+}
+
+void vm_set_irq(struct vm *vm, unsigned irq, bool level)
+{
+	struct kvm_irq_level line = { .irq = irq, .level = level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &line) < 0)
+		perror("hutch: KVM_IRQ_LINE");
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus) {
+		for (unsigned i = 0; i < vm->ncpus; i++) {
+			if (vm->vcpus[i].run)
+				munmap(vm->vcpus[i].run, vm->run_size);
+			if (vm->vcpus[i].fd >= 0)
+				close(vm->vcpus[i].fd);
+		}
+		free(vm->vcpus);
+	}
+	free(vm->supported_cpuid);
+	gmem_free(&vm->mem);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	bus_destroy(&vm->pio);
+	bus_destroy(&vm->mmio);
+}

@@ -1,0 +1,578 @@
+/* ACPI table builder for x86 guests: RSDP, XSDT, hardware-reduced FADT, MADT and an AML DSDT. */
+#include "vmm/x86/acpi.h"
+#include "vmm/x86/layout.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+/*
+ * Layout, all offsets relative to buf (guest sees buf at gpa), each table
+ * 8-byte aligned:
+ *
+ *   RSDP (36) | XSDT (36 + 8 * 2) | FADT (276) | MADT (72 + 8 * ncpus) | DSDT
+ *
+ * Everything is written through struct out, which checks the remaining room
+ * before every write and latches "full" instead of overflowing. Pointers
+ * between tables are patched in at the end, then all checksums are set.
+ */
+
+#define OEM_ID		"HUTCH "	/* 6 bytes */
+#define OEM_TABLE_ID	"HUTCHVM "	/* 8 bytes */
+#define CREATOR_ID	"HTCH"		/* 4 bytes */
+#define HYPERVISOR_ID	"HUTCHVM "	/* 8 bytes, FADT Hypervisor Vendor Identity */
+
+/* ACPI 6.4 §5.2.5.3: RSDP structure, revision 2 (ACPI 2.0+) */
+#define RSDP_LEN		36
+#define RSDP_V1_LEN		20	/* "checksum" covers the first 20 bytes */
+#define RSDP_CHECKSUM		8
+#define RSDP_OEMID		9
+#define RSDP_REVISION		15
+#define RSDP_LENGTH		20
+#define RSDP_XSDT		24
+#define RSDP_EXT_CHECKSUM	32
+
+/* ACPI 6.4 §5.2.6: system description table header */
+#define HDR_LEN		36
+#define HDR_LENGTH	4
+#define HDR_CHECKSUM	9
+
+/* ACPI 6.4 §5.2.8: XSDT; entries are 64-bit table addresses */
+#define XSDT_ENTRIES	2	/* FADT, MADT */
+
+/* ACPI 6.4 §5.2.9, Table 5.9: FADT revision 6 field offsets */
+#define FADT_LEN		276
+#define FADT_REVISION		6
+#define FADT_MINOR		4	/* ACPI 6.4 */
+#define FADT_DSDT		40
+#define FADT_IAPC_BOOT_ARCH	109
+#define FADT_FLAGS		112
+#define FADT_RESET_REG		116
+#define FADT_RESET_VALUE	128
+#define FADT_MINOR_VERSION	131
+#define FADT_X_DSDT		140
+#define FADT_SLEEP_CONTROL	244
+#define FADT_SLEEP_STATUS	256
+#define FADT_HYPERVISOR_ID	268
+
+/* ACPI 6.4 §5.2.9.3, Table 5.11: IA-PC boot architecture flags */
+#define IAPC_VGA_NOT_PRESENT	(1u << 2)
+/* ACPI 6.4 §5.2.9, Table 5.10: fixed feature flags */
+#define FADT_F_RESET_REG_SUP	(1u << 10)
+#define FADT_F_HW_REDUCED_ACPI	(1u << 20)
+
+/* ACPI 6.4 §5.2.3.2, Table 5.1: Generic Address Structure */
+#define GAS_LEN			12
+#define GAS_SYSTEM_IO		1
+#define GAS_ACCESS_BYTE		1
+
+/* ACPI 6.4 §5.2.12: MADT */
+#define MADT_REVISION		5
+#define MADT_LAPIC_ADDR		36
+#define MADT_FLAGS		40
+#define MADT_PCAT_COMPAT	(1u << 0)
+#define MADT_LAPIC		0	/* §5.2.12.2: Processor Local APIC */
+#define MADT_LAPIC_LEN		8
+#define MADT_LAPIC_ENABLED	(1u << 0)
+#define MADT_IOAPIC		1	/* §5.2.12.3: I/O APIC */
+#define MADT_IOAPIC_LEN		12
+#define MADT_ISO		2	/* §5.2.12.5: Interrupt Source Override */
+#define MADT_ISO_LEN		10
+#define MADT_LAPIC_NMI		4	/* §5.2.12.7: Local APIC NMI */
+#define MADT_LAPIC_NMI_LEN	6
+#define MADT_ALL_PROCESSORS	0xff
+
+#define DSDT_REVISION		2	/* §5.2.11.1: >= 2 means 64-bit AML integers */
+
+/* ACPI 6.4 §20.3: AML opcodes */
+#define AML_ZERO_OP	0x00
+#define AML_ONE_OP	0x01
+#define AML_NAME_OP	0x08
+#define AML_BYTE_PFX	0x0a
+#define AML_WORD_PFX	0x0b
+#define AML_DWORD_PFX	0x0c
+#define AML_STRING_PFX	0x0d
+#define AML_QWORD_PFX	0x0e
+#define AML_SCOPE_OP	0x10
+#define AML_BUFFER_OP	0x11
+#define AML_PACKAGE_OP	0x12
+#define AML_METHOD_OP	0x14
+#define AML_ROOT_CHAR	0x5c
+#define AML_EXT_PFX	0x5b
+#define AML_DEVICE_OP	0x82	/* after AML_EXT_PFX */
+#define AML_RETURN_OP	0xa4
+
+/* ACPI 6.4 §6.4.2: small resource descriptors */
+#define RES_IRQ_NOFLAGS	0x22	/* §6.4.2.1: IRQ, 2-byte form */
+#define RES_IO		0x47	/* §6.4.2.5: I/O port, 8 bytes */
+#define RES_IO_DECODE16	0x01
+#define RES_END_TAG	0x79	/* §6.4.2.9: end tag, 2 bytes */
+
+#define COM1_LEN	8	/* 16550 register block */
+
+struct out {
+	uint8_t *buf;
+	size_t cap;
+	size_t pos;
+	bool full;
+};
+
+static bool room(struct out *o, size_t n)
+{
+	if (o->full || n > o->cap - o->pos)
+		o->full = true;
+	return !o->full;
+}
+
+/* Reserves n zeroed bytes and returns them, or NULL when out of room. */
+static uint8_t *reserve(struct out *o, size_t n)
+{
+	uint8_t *p;
+
+	if (!room(o, n))
+		return NULL;
+	p = o->buf + o->pos;
+	memset(p, 0, n);
+	o->pos += n;
+	return p;
+}
+
+static void emit(struct out *o, const void *data, size_t n)
+{
+	uint8_t *p = reserve(o, n);
+
+	if (p)
+		memcpy(p, data, n);
+}
+
+static void emit8(struct out *o, uint8_t v)
+{
+	emit(o, &v, 1);
+}
+
+static void align8(struct out *o)
+{
+	reserve(o, (8 - (o->pos & 7)) & 7);
+}
+
+static void le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+	le16(p, (uint16_t)v);
+	le16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+	le32(p, (uint32_t)v);
+	le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint8_t checksum(const uint8_t *p, size_t n)
+{
+	uint8_t sum = 0;
+
+	while (n--)
+		sum = (uint8_t)(sum + *p++);
+	return (uint8_t)-sum;
+}
+
+/* ACPI 6.4 §5.2.3.2: an 8-bit, byte-access System I/O register at port */
+static void gas_io8(uint8_t *p, uint16_t port)
+{
+	p[0] = GAS_SYSTEM_IO;
+	p[1] = 8;		/* register bit width */
+	p[2] = 0;		/* register bit offset */
+	p[3] = GAS_ACCESS_BYTE;
+	le64(p + 4, port);
+}
+
+/* Writes a table header (ACPI 6.4 §5.2.6) and reserves len bytes for the
+ * table; returns the table or NULL when out of room. */
+static uint8_t *table_begin(struct out *o, const char sig[4], size_t len, uint8_t rev)
+{
+	uint8_t *t = reserve(o, len);
+
+	if (!t)
+		return NULL;
+	memcpy(t, sig, 4);
+	le32(t + HDR_LENGTH, (uint32_t)len);
+	t[8] = rev;
+	memcpy(t + 10, OEM_ID, 6);
+	memcpy(t + 16, OEM_TABLE_ID, 8);
+	le32(t + 24, 1);		/* OEM revision */
+	memcpy(t + 28, CREATOR_ID, 4);
+	le32(t + 32, 1);		/* creator revision */
+	return t;
+}
+
+static void table_checksum(uint8_t *t)
+{
+	uint32_t len = (uint32_t)t[4] | (uint32_t)t[5] << 8 |
+		       (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
+
+	t[HDR_CHECKSUM] = 0;
+	t[HDR_CHECKSUM] = checksum(t, len);
+}
+
+static void build_fadt(uint8_t *t, const struct acpi_config *cfg)
+{
+	le16(t + FADT_IAPC_BOOT_ARCH, IAPC_VGA_NOT_PRESENT);
+	le32(t + FADT_FLAGS, FADT_F_HW_REDUCED_ACPI | FADT_F_RESET_REG_SUP);
+	gas_io8(t + FADT_RESET_REG, cfg->reset_port);
+	t[FADT_RESET_VALUE] = cfg->reset_value;
+	t[FADT_MINOR_VERSION] = FADT_MINOR;
+	gas_io8(t + FADT_SLEEP_CONTROL, cfg->sleep_ctl_port);
+	gas_io8(t + FADT_SLEEP_STATUS, cfg->sleep_sts_port);
+	memcpy(t + FADT_HYPERVISOR_ID, HYPERVISOR_ID, 8);
+	/* DSDT / X_DSDT are patched in once the DSDT's place is known. */
+}
+
+static size_t madt_len(unsigned ncpus)
+{
+	return HDR_LEN + 8 + ncpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN +
+	       MADT_ISO_LEN + MADT_LAPIC_NMI_LEN;
+}
+
+static void build_madt(uint8_t *t, const struct acpi_config *cfg)
+{
+	uint8_t *p = t + HDR_LEN + 8;
+	unsigned i;
+
+	le32(t + MADT_LAPIC_ADDR, cfg->lapic_addr);
+	le32(t + MADT_FLAGS, MADT_PCAT_COMPAT);
+	for (i = 0; i < cfg->ncpus; i++, p += MADT_LAPIC_LEN) {
+		p[0] = MADT_LAPIC;
+		p[1] = MADT_LAPIC_LEN;
+		p[2] = (uint8_t)i;	/* ACPI processor UID */
+		p[3] = (uint8_t)i;	/* APIC ID */
+		le32(p + 4, MADT_LAPIC_ENABLED);
+	}
+	p[0] = MADT_IOAPIC;
+	p[1] = MADT_IOAPIC_LEN;
+	p[2] = 0;			/* I/O APIC ID */
+	le32(p + 4, cfg->ioapic_addr);
+	le32(p + 8, 0);			/* global system interrupt base */
+	p += MADT_IOAPIC_LEN;
+	/* ISA IRQ 0 (PIT) is wired to I/O APIC pin 2; flags 0: conforms to bus */
+	p[0] = MADT_ISO;
+	p[1] = MADT_ISO_LEN;
+	p[2] = 0;			/* bus: ISA */
+	p[3] = 0;			/* source: IRQ 0 */
+	le32(p + 4, 2);			/* GSI 2 */
+	le16(p + 8, 0);
+	p += MADT_ISO_LEN;
+	/* NMI is delivered through LINT1 on every processor */
+	p[0] = MADT_LAPIC_NMI;
+	p[1] = MADT_LAPIC_NMI_LEN;
+	p[2] = MADT_ALL_PROCESSORS;
+	le16(p + 3, 0);			/* flags: conforms to bus */
+	p[5] = 1;			/* LINT1 */
+}
+
+/* ---- AML (ACPI 6.4 §20) ---- */
+
+/* Opens a PkgLength-prefixed block; the length is inserted by aml_end(). */
+static size_t aml_begin(struct out *o)
+{
+	return o->pos;
+}
+
+/* ACPI 6.4 §20.2.4: PkgLength counts itself plus what follows. One byte
+ * holds up to 63; otherwise bits 7:6 of the lead byte give the number of
+ * following bytes, bits 3:0 the low nibble, the rest follow 8 bits each. */
+static void aml_end(struct out *o, size_t start)
+{
+	/* largest PkgLength encodable in 1..4 bytes: 6, 12, 20, 28 bits */
+	static const size_t max[5] = { 0, 0x3f, 0xfff, 0xfffff, 0xfffffff };
+	size_t body = o->pos - start, len, n, i;
+	uint8_t enc[4];
+
+	if (o->full)
+		return;
+	for (n = 1; n <= 4 && body + n > max[n]; n++)
+		;
+	if (n > 4) {
+		o->full = true;
+		return;
+	}
+	len = body + n;
+	enc[0] = (uint8_t)(n == 1 ? len : ((n - 1) << 6 | (len & 0xf)));
+	for (i = 1; i < n; i++)
+		enc[i] = (uint8_t)(len >> (4 + 8 * (i - 1)));
+	if (!reserve(o, n))
+		return;
+	memmove(o->buf + start + n, o->buf + start, body);
+	memcpy(o->buf + start, enc, n);
+}
+
+/* ACPI 6.4 §20.2.2: NameSeg, exactly four characters */
+static void aml_nameseg(struct out *o, const char *seg)
+{
+	emit(o, seg, 4);
+}
+
+/* ACPI 6.4 §20.2.3: ComputationalData integer, shortest encoding */
+static void aml_integer(struct out *o, uint64_t v)
+{
+	uint8_t b[8];
+
+	if (v == 0 || v == 1) {
+		emit8(o, v ? AML_ONE_OP : AML_ZERO_OP);
+		return;
+	}
+	le64(b, v);
+	if (v <= 0xff) {
+		emit8(o, AML_BYTE_PFX);
+		emit(o, b, 1);
+	} else if (v <= 0xffff) {
+		emit8(o, AML_WORD_PFX);
+		emit(o, b, 2);
+	} else if (v <= 0xffffffff) {
+		emit8(o, AML_DWORD_PFX);
+		emit(o, b, 4);
+	} else {
+		emit8(o, AML_QWORD_PFX);
+		emit(o, b, 8);
+	}
+}
+
+static void aml_string(struct out *o, const char *s)
+{
+	emit8(o, AML_STRING_PFX);
+	emit(o, s, strlen(s) + 1);
+}
+
+/* ACPI 6.4 §19.6.35: EISAID("PNPdddd") compressed into a DWordConst */
+static void aml_eisaid(struct out *o, const char *id)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	uint8_t b[4];
+	unsigned d[4], i;
+
+	for (i = 0; i < 4; i++)
+		d[i] = (unsigned)(strchr(hex, id[3 + i]) - hex);
+	b[0] = (uint8_t)((id[0] & 0x1f) << 2 | (id[1] & 0x1f) >> 3);
+	b[1] = (uint8_t)((id[1] & 0x07) << 5 | (id[2] & 0x1f));
+	b[2] = (uint8_t)(d[0] << 4 | d[1]);
+	b[3] = (uint8_t)(d[2] << 4 | d[3]);
+	emit8(o, AML_DWORD_PFX);
+	emit(o, b, 4);
+}
+
+/* Name (seg, ...): the caller emits the data object next. */
+static void aml_name(struct out *o, const char *seg)
+{
+	emit8(o, AML_NAME_OP);
+	aml_nameseg(o, seg);
+}
+
+static void aml_name_integer(struct out *o, const char *seg, uint64_t v)
+{
+	aml_name(o, seg);
+	aml_integer(o, v);
+}
+
+/* ACPI 6.4 §20.2.5.4: Package (n) { integers } */
+static void aml_package(struct out *o, const uint64_t *vals, uint8_t n)
+{
+	size_t start;
+	unsigned i;
+
+	emit8(o, AML_PACKAGE_OP);
+	start = aml_begin(o);
+	emit8(o, n);			/* NumElements */
+	for (i = 0; i < n; i++)
+		aml_integer(o, vals[i]);
+	aml_end(o, start);
+}
+
+/* ACPI 6.4 §20.2.5.4: Buffer (n) { bytes } */
+static void aml_buffer(struct out *o, const uint8_t *data, size_t n)
+{
+	size_t start;
+
+	emit8(o, AML_BUFFER_OP);
+	start = aml_begin(o);
+	aml_integer(o, n);		/* BufferSize */
+	emit(o, data, n);
+	aml_end(o, start);
+}
+
+/* Scope (\seg) {: returns the block start for aml_end() */
+static size_t aml_scope_root(struct out *o, const char *seg)
+{
+	size_t start;
+
+	emit8(o, AML_SCOPE_OP);
+	start = aml_begin(o);
+	emit8(o, AML_ROOT_CHAR);
+	aml_nameseg(o, seg);
+	return start;
+}
+
+/* Device (seg) {: returns the block start for aml_end() */
+static size_t aml_device(struct out *o, const char *seg)
+{
+	size_t start;
+
+	emit8(o, AML_EXT_PFX);
+	emit8(o, AML_DEVICE_OP);
+	start = aml_begin(o);
+	aml_nameseg(o, seg);
+	return start;
+}
+
+/* Method (seg, 0, NotSerialized) { Return (v) } */
+static void aml_method_return(struct out *o, const char *seg, uint64_t v)
+{
+	size_t start;
+
+	emit8(o, AML_METHOD_OP);
+	start = aml_begin(o);
+	aml_nameseg(o, seg);
+	emit8(o, 0);			/* MethodFlags: 0 args, not serialized */
+	emit8(o, AML_RETURN_OP);
+	aml_integer(o, v);
+	aml_end(o, start);
+}
+
+/* ACPI 6.4 §6.4.2.5: I/O port descriptor, 16-bit decode, fixed base */
+static size_t res_io(uint8_t *r, uint16_t port, uint8_t len)
+{
+	r[0] = RES_IO;
+	r[1] = RES_IO_DECODE16;
+	le16(r + 2, port);		/* range minimum base */
+	le16(r + 4, port);		/* range maximum base */
+	r[6] = 1;			/* base alignment */
+	r[7] = len;			/* range length */
+	return 8;
+}
+
+/* ACPI 6.4 §6.4.2.1: IRQ descriptor without flags (edge, active high) */
+static size_t res_irq(uint8_t *r, unsigned irq)
+{
+	r[0] = RES_IRQ_NOFLAGS;
+	le16(r + 1, (uint16_t)(1u << irq));
+	return 3;
+}
+
+/* ACPI 6.4 §6.4.2.9: end tag; a zero checksum means "valid" */
+static size_t res_end(uint8_t *r)
+{
+	r[0] = RES_END_TAG;
+	r[1] = 0;
+	return 2;
+}
+
+/* Device (PEVT): pvpanic, bound by Linux's pvpanic-mmio via QEMU0001 */
+static void aml_pvpanic(struct out *o, uint16_t port)
+{
+	uint8_t crs[16];
+	size_t start, n;
+
+	start = aml_device(o, "PEVT");
+	aml_name(o, "_HID");
+	aml_string(o, "QEMU0001");
+	aml_method_return(o, "_STA", 0x0f);	/* §6.3.7: present, enabled, shown, functioning */
+	n = res_io(crs, port, 1);
+	n += res_end(crs + n);
+	aml_name(o, "_CRS");
+	aml_buffer(o, crs, n);
+	aml_end(o, start);
+}
+
+/* Device (COM1): the legacy 16550 UART, bound by Linux's 8250_pnp */
+static void aml_com1(struct out *o)
+{
+	uint8_t crs[16];
+	size_t start, n;
+
+	start = aml_device(o, "COM1");
+	aml_name(o, "_HID");
+	aml_eisaid(o, "PNP0501");
+	aml_name_integer(o, "_UID", 1);
+	n = res_io(crs, X86_PORT_COM1, COM1_LEN);
+	n += res_irq(crs + n, X86_IRQ_COM1);
+	n += res_end(crs + n);
+	aml_name(o, "_CRS");
+	aml_buffer(o, crs, n);
+	aml_end(o, start);
+}
+
+/* ACPI 6.4 §5.2.11.1: DSDT; returns the table or NULL when out of room. */
+static uint8_t *build_dsdt(struct out *o, const struct acpi_config *cfg)
+{
+	/* §7.4.2: \_S5 = { SLP_TYPa, SLP_TYPb, reserved, reserved } */
+	static const uint64_t s5[4] = { ACPI_S5_SLP_TYP, ACPI_S5_SLP_TYP, 0, 0 };
+	size_t off = o->pos, sb;
+	uint8_t *t;
+
+	if (!table_begin(o, "DSDT", HDR_LEN, DSDT_REVISION))
+		return NULL;
+	aml_name(o, "_S5_");
+	aml_package(o, s5, 4);
+	sb = aml_scope_root(o, "_SB_");
+	aml_pvpanic(o, cfg->pvpanic_port);
+	aml_com1(o);
+	aml_end(o, sb);
+	if (o->full)
+		return NULL;
+	t = o->buf + off;
+	le32(t + HDR_LENGTH, (uint32_t)(o->pos - off));
+	return t;
+}
+
+static void build_rsdp(uint8_t *r, uint64_t xsdt_gpa)
+{
+	memcpy(r, "RSD PTR ", 8);
+	memcpy(r + RSDP_OEMID, OEM_ID, 6);
+	r[RSDP_REVISION] = 2;
+	le32(r + RSDP_LENGTH, RSDP_LEN);
+	le64(r + RSDP_XSDT, xsdt_gpa);	/* RsdtAddress stays 0: XSDT only */
+	r[RSDP_CHECKSUM] = checksum(r, RSDP_V1_LEN);
+	r[RSDP_EXT_CHECKSUM] = checksum(r, RSDP_LEN);
+}
+
+long acpi_build(void *buf, size_t size, uint64_t gpa, const struct acpi_config *cfg)
+{
+	struct out o = { .buf = buf, .cap = buf ? size : 0 };
+	uint8_t *rsdp, *xsdt, *fadt, *madt, *dsdt;
+	uint64_t dsdt_gpa;
+
+	if (!cfg || cfg->ncpus == 0 || cfg->ncpus > 255 || (gpa & 15))
+		return -EINVAL;
+
+	rsdp = reserve(&o, RSDP_LEN);
+	align8(&o);
+	xsdt = table_begin(&o, "XSDT", HDR_LEN + 8 * XSDT_ENTRIES, 1);
+	align8(&o);
+	fadt = table_begin(&o, "FACP", FADT_LEN, FADT_REVISION);
+	align8(&o);
+	madt = table_begin(&o, "APIC", madt_len(cfg->ncpus), MADT_REVISION);
+	align8(&o);
+	dsdt = build_dsdt(&o, cfg);
+	if (o.full || !rsdp || !xsdt || !fadt || !madt || !dsdt)
+		return -ENOSPC;
+
+	build_fadt(fadt, cfg);
+	build_madt(madt, cfg);
+	dsdt_gpa = gpa + (uint64_t)(dsdt - o.buf);
+	if (dsdt_gpa <= 0xffffffffu)	/* §5.2.9: DSDT is a 0-4 GiB address */
+		le32(fadt + FADT_DSDT, (uint32_t)dsdt_gpa);
+	le64(fadt + FADT_X_DSDT, dsdt_gpa);
+	le64(xsdt + HDR_LEN, gpa + (uint64_t)(fadt - o.buf));
+	le64(xsdt + HDR_LEN + 8, gpa + (uint64_t)(madt - o.buf));
+
+	table_checksum(dsdt);
+	table_checksum(fadt);
+	table_checksum(madt);
+	table_checksum(xsdt);
+	build_rsdp(rsdp, gpa + (uint64_t)(xsdt - o.buf));
+	return (long)o.pos;
+}

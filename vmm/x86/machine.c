@@ -1,0 +1,244 @@
+/* Builds the x86 machine: wires legacy devices to the buses, writes ACPI, boots vCPU 0. */
+#include "vmm/x86/machine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "vmm/x86/acpi.h"
+#include "vmm/x86/cpuid.h"
+#include "vmm/x86/layout.h"
+#include "vmm/x86/msr.h"
+
+static void machine_power_event(void *opaque, enum power_event event)
+{
+	struct machine *m = opaque;
+
+	switch (event) {
+	case POWER_EVENT_OFF:
+		vm_request_stop(&m->vm, VM_EXIT_OK);
+		break;
+	case POWER_EVENT_RESET:
+		/* A VM restart can come later; for now a reboot ends hutch. */
+		vm_request_stop(&m->vm, VM_EXIT_OK);
+		break;
+	case POWER_EVENT_PANIC:
+		fprintf(stderr, "\nhutch: guest kernel panicked\n");
+		vm_request_stop(&m->vm, VM_EXIT_PANIC);
+		break;
+	}
+}
+
+static void com1_set_irq(void *opaque, bool level)
+{
+	struct machine *m = opaque;
+
+	vm_set_irq(&m->vm, X86_IRQ_COM1, level);
+}
+
+static void com1_tx(void *opaque, uint8_t byte)
+{
+	struct machine *m = opaque;
+
+	if (m->console_out)
+		m->console_out(m->console_opaque, byte);
+}
+
+static const struct serial_ops com1_ops = { .set_irq = com1_set_irq, .tx = com1_tx };
+
+static int machine_add_devices(struct machine *m)
+{
+	struct bus *pio = &m->vm.pio;
+	int ret;
+
+	m->power = (struct power_sink){ machine_power_event, m };
+	serial_init(&m->com1, &com1_ops, m);
+	rtc_init(&m->rtc);
+	m->kbc.power = &m->power;
+	m->pvpanic.power = &m->power;
+	m->acpi_pm = (struct acpi_pm){ &m->power, ACPI_S5_SLP_TYP, X86_ACPI_RESET_VALUE };
+
+	ret = bus_register(pio, X86_PORT_COM1, 8, &serial_bus_ops, &m->com1);
+	if (!ret)
+		ret = bus_register(pio, 0x70, 2, &rtc_bus_ops, &m->rtc);
+	if (!ret)
+		ret = bus_register(pio, 0x60, 5, &i8042_bus_ops, &m->kbc);
+	if (!ret)
+		ret = bus_register(pio, X86_PORT_PVPANIC, 1, &pvpanic_bus_ops, &m->pvpanic);
+	if (!ret)
+		ret = bus_register(pio, X86_PORT_ACPI_SLEEP_CTL, 3, &acpi_pm_bus_ops, &m->acpi_pm);
+	return ret;
+}
+
+static int vcpu_set_cpuid(struct vm *vm, struct vcpu *vcpu)
+{
+	const struct kvm_cpuid2 *sup = vm->supported_cpuid;
+	size_t size = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
+	struct kvm_cpuid2 *cpuid = malloc(size);
+	int ret = 0;
+
+	if (!cpuid)
+		return -ENOMEM;
+	memcpy(cpuid, sup, size);
+	x86_cpuid_patch(cpuid, vcpu->id, vm->ncpus);
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
+		ret = -errno;
+	free(cpuid);
+	return ret;
+}
+
+static int vcpu_set_msrs(struct vcpu *vcpu)
+{
+	static const struct { uint32_t index; uint64_t value; } init[] = {
+		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 }, { MSR_CSTAR, 0 },
+		{ MSR_KERNEL_GS_BASE, 0 }, { MSR_SYSCALL_MASK, 0 }, { MSR_LSTAR, 0 },
+		{ MSR_IA32_MISC_ENABLE, MSR_IA32_MISC_ENABLE_FAST_STRING },
+		/* MTRRs enabled, default type write-back: RAM is cacheable. */
+		{ MSR_MTRRdefType, (1u << 11) | 6 },
+	};
+	const unsigned n = sizeof(init) / sizeof(init[0]);
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry entries[sizeof(init) / sizeof(init[0])];
+	} msrs;
+
+	memset(&msrs, 0, sizeof(msrs));
+	msrs.hdr.nmsrs = n;
+	for (unsigned i = 0; i < n; i++) {
+		msrs.entries[i].index = init[i].index;
+		msrs.entries[i].data = init[i].value;
+	}
+	return ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) == (int)n ? 0 : -EINVAL;
+}
+
+/* LINT0 as ExtINT (the PIC), LINT1 as NMI: what firmware leaves for the OS. */
+static int vcpu_set_lapic(struct vcpu *vcpu)
+{
+	struct kvm_lapic_state lapic;
+	uint32_t *lvt_lint0 = (uint32_t *)&lapic.regs[0x350];
+	uint32_t *lvt_lint1 = (uint32_t *)&lapic.regs[0x360];
+
+	if (ioctl(vcpu->fd, KVM_GET_LAPIC, &lapic) < 0)
+		return -errno;
+	*lvt_lint0 = (*lvt_lint0 & ~0x700u & ~0x10000u) | (7u << 8); /* delivery ExtINT */
+	*lvt_lint1 = (*lvt_lint1 & ~0x700u & ~0x10000u) | (4u << 8); /* delivery NMI */
+	return ioctl(vcpu->fd, KVM_SET_LAPIC, &lapic) < 0 ? -errno : 0;
+}
+
+static int vcpu_set_fpu(struct vcpu *vcpu)
+{
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 }; /* reset values */
+
+	return ioctl(vcpu->fd, KVM_SET_FPU, &fpu) < 0 ? -errno : 0;
+}
+
+static struct kvm_segment flat_segment(uint16_t selector, uint8_t type, bool l, bool db)
+{
+	return (struct kvm_segment){
+		.base = 0, .limit = 0xffffffff, .selector = selector, .type = type,
+		.present = 1, .dpl = 0, .db = db, .s = 1, .l = l, .g = 1,
+	};
+}
+
+/* The boot vCPU's registers as the boot protocol (or PVH ABI) demands. */
+static int vcpu_set_boot_regs(struct vcpu *vcpu, const struct boot_entry *entry)
+{
+	struct kvm_regs regs = { .rflags = 0x2, .rip = entry->rip, .rsp = X86_BOOT_STACK };
+	struct kvm_sregs sregs;
+	bool long64 = entry->mode == BOOT_ENTRY_LONG64;
+	struct kvm_segment data = flat_segment(BOOT_GDT_DS, 0x3, false, true);
+
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	sregs.cs = long64 ? flat_segment(BOOT_GDT_CS64, 0xb, true, false)
+			  : flat_segment(BOOT_GDT_CS32, 0xb, false, true);
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+	sregs.gdt.base = X86_GDT_ADDR;
+	sregs.gdt.limit = BOOT_GDT_ENTRIES * 8 - 1;
+	sregs.tr = (struct kvm_segment){ .limit = 0x67, .type = 0xb, .present = 1 };
+	if (long64) {
+		sregs.cr0 = 0x80000011;        /* PG, ET, PE */
+		sregs.cr3 = X86_PML4_ADDR;
+		sregs.cr4 = 0x20;              /* PAE */
+		sregs.efer = 0x500;            /* LMA, LME */
+		regs.rsi = entry->arg;
+	} else {
+		sregs.cr0 = 0x11;              /* ET, PE: no paging */
+		sregs.cr4 = 0;
+		sregs.efer = 0;
+		regs.rbx = entry->arg;
+	}
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	return 0;
+}
+
+static int machine_setup_vcpu(struct vm *vm, struct vcpu *vcpu)
+{
+	int ret = vcpu_set_cpuid(vm, vcpu);
+
+	if (!ret)
+		ret = vcpu_set_msrs(vcpu);
+	if (!ret)
+		ret = vcpu_set_lapic(vcpu);
+	if (!ret)
+		ret = vcpu_set_fpu(vcpu);
+	if (ret)
+		fprintf(stderr, "hutch: cannot set up vCPU %u: %s\n", vcpu->id, strerror(-ret));
+	return ret;
+}
+
+static int machine_write_acpi(struct machine *m, uint64_t *rsdp)
+{
+	const struct acpi_config cfg = {
+		.ncpus = m->vm.ncpus,
+		.ioapic_addr = X86_IOAPIC_ADDR,
+		.lapic_addr = X86_LAPIC_ADDR,
+		.sleep_ctl_port = X86_PORT_ACPI_SLEEP_CTL,
+		.sleep_sts_port = X86_PORT_ACPI_SLEEP_STS,
+		.reset_port = X86_PORT_ACPI_RESET,
+		.reset_value = X86_ACPI_RESET_VALUE,
+		.pvpanic_port = X86_PORT_PVPANIC,
+	};
+	void *buf = gmem_ptr(&m->vm.mem, X86_BIOS_START, X86_BIOS_SIZE);
+	long used;
+
+	if (!buf)
+		return -ENOMEM;
+	used = acpi_build(buf, X86_BIOS_SIZE, X86_BIOS_START, &cfg);
+	if (used < 0) {
+		fprintf(stderr, "hutch: cannot build ACPI tables: %s\n", strerror((int)-used));
+		return (int)used;
+	}
+	*rsdp = X86_BIOS_START;
+	return 0;
+}
+
+int machine_x86_setup(struct machine *m, const struct boot_request *req)
+{
+	struct boot_request boot = *req;
+	struct boot_entry entry;
+	int ret = machine_add_devices(m);
+
+	if (ret) {
+		fprintf(stderr, "hutch: cannot register devices: %s\n", strerror(-ret));
+		return ret;
+	}
+	ret = vm_create_vcpus(&m->vm);
+	for (unsigned i = 0; !ret && i < m->vm.ncpus; i++)
+		ret = machine_setup_vcpu(&m->vm, &m->vm.vcpus[i]);
+	if (!ret)
+		ret = machine_write_acpi(m, &boot.rsdp_addr);
+	if (ret)
+		return ret;
+	ret = boot_load(&m->vm.mem, &boot, &entry);
+	if (ret)
+		return ret;
+	ret = vcpu_set_boot_regs(&m->vm.vcpus[0], &entry);
+	if (ret)
+		fprintf(stderr, "hutch: cannot set boot registers: %s\n", strerror(-ret));
+	return ret;
+}
