@@ -130,7 +130,7 @@ static enum cli_command cli_parse_run(int argc, char **argv, struct vm_config *c
 	};
 	int opt;
 
-	optind = 1;
+	optind = 0; /* 0, not 1: also resets glibc's position inside an option cluster */
 	while ((opt = getopt_long(argc, argv, "k:i:c:m:p:h", opts, NULL)) != -1) {
 		if (cli_parse_run_option(opt, cfg, exit_code) == CLI_EXIT)
 			return CLI_EXIT;

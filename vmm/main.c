@@ -118,6 +118,11 @@ static int cmd_run(const struct vm_config *cfg)
 	if (read_input_file(cfg->kernel_path, cfg->mem_size, &kernel) ||
 	    (cfg->initrd_path && read_input_file(cfg->initrd_path, cfg->mem_size, &initrd)))
 		return VM_EXIT_USAGE;
+	ret = boot_check_kernel(kernel.data, kernel.len);
+	if (ret) {
+		fprintf(stderr, "hutch: %s: %s\n", cfg->kernel_path, boot_strerror(ret));
+		return VM_EXIT_USAGE;
+	}
 	sig_fd = block_signals();
 	if (sig_fd < 0 || vm_create(&m.vm, cfg))
 		return VM_EXIT_ERROR;

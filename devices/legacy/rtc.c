@@ -80,8 +80,11 @@ void rtc_write(struct rtc *rtc, unsigned port, uint8_t val)
 		return;
 	}
 	reg = rtc->index & 0x7f;
-	/* The clock follows the host; setting it from the guest is ignored. */
-	if (reg <= RTC_YEAR || reg == RTC_CENTURY || reg == RTC_STATUS_C || reg == RTC_STATUS_D)
+	/* The clock follows the host; setting it from the guest is ignored.
+	 * The alarm registers (1, 3, 5) in between are plain storage. */
+	if (reg == RTC_SECONDS || reg == RTC_MINUTES || reg == RTC_HOURS ||
+	    (reg >= RTC_WEEKDAY && reg <= RTC_YEAR) || reg == RTC_CENTURY ||
+	    reg == RTC_STATUS_C || reg == RTC_STATUS_D)
 		return;
 	if (reg == RTC_STATUS_A)
 		val &= 0x7f; /* UIP is read-only */

@@ -80,8 +80,12 @@ int boot_parse_bzimage(const uint8_t *img, size_t len, struct bzimage_info *info
 	pref = get32(img + HDR_PREF_ADDRESS) | (uint64_t)get32(img + HDR_PREF_ADDRESS + 4) << 32;
 	if (!img[HDR_RELOCATABLE] || pref < X86_HIGH_MEM_START)
 		pref = X86_HIGH_MEM_START; /* code32_start default */
-	if (align && (align & (align - 1)) == 0)
+	if (align && (align & (align - 1)) == 0) {
+		/* A hostile pref_address must not wrap round to 0. */
+		if (pref > UINT64_MAX - (align - 1))
+			return BOOT_E_NO_ROOM;
 		pref = (pref + align - 1) & ~(align - 1);
+	}
 	info->load_addr = pref;
 	info->init_size = get32(img + HDR_INIT_SIZE);
 	if (info->init_size < info->kernel_size)
@@ -414,6 +418,16 @@ static int load_pvh(const struct gmem *mem, const struct boot_request *req,
 	entry->rip = info.entry;
 	entry->arg = X86_PVH_INFO_ADDR;
 	return BOOT_OK;
+}
+
+int boot_check_kernel(const uint8_t *img, size_t len)
+{
+	struct bzimage_info bz;
+	struct pvh_info pvh;
+
+	if (len >= SELFMAG && memcmp(img, ELFMAG, SELFMAG) == 0)
+		return boot_parse_pvh_elf(img, len, &pvh);
+	return boot_parse_bzimage(img, len, &bz);
 }
 
 int boot_load(const struct gmem *mem, const struct boot_request *req, struct boot_entry *entry)

@@ -54,6 +54,9 @@ struct pvh_info {
 int boot_parse_pvh_elf(const uint8_t *img, size_t len, struct pvh_info *info)
 	__attribute__((warn_unused_result));
 
+/* Checks that a kernel image is one boot_load() can take, before any VM exists. */
+int boot_check_kernel(const uint8_t *img, size_t len) __attribute__((warn_unused_result));
+
 /* The e820 map hutch gives a guest of this RAM layout. */
 #define BOOT_E820_MAX 8
 struct boot_e820 {

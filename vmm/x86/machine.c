@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "firmware/reset_vector.h"
 #include "vmm/x86/acpi.h"
 #include "vmm/x86/cpuid.h"
 #include "vmm/x86/layout.h"
@@ -100,18 +101,19 @@ static int vcpu_set_msrs(struct vcpu *vcpu)
 		{ MSR_MTRRdefType, (1u << 11) | 6 },
 	};
 	const unsigned n = sizeof(init) / sizeof(init[0]);
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry entries[sizeof(init) / sizeof(init[0])];
-	} msrs;
+	struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) + n * sizeof(msrs->entries[0]));
+	int ret;
 
-	memset(&msrs, 0, sizeof(msrs));
-	msrs.hdr.nmsrs = n;
+	if (!msrs)
+		return -ENOMEM;
+	msrs->nmsrs = n;
 	for (unsigned i = 0; i < n; i++) {
-		msrs.entries[i].index = init[i].index;
-		msrs.entries[i].data = init[i].value;
+		msrs->entries[i].index = init[i].index;
+		msrs->entries[i].data = init[i].value;
 	}
-	return ioctl(vcpu->fd, KVM_SET_MSRS, &msrs) == (int)n ? 0 : -EINVAL;
+	ret = ioctl(vcpu->fd, KVM_SET_MSRS, msrs) == (int)n ? 0 : -EINVAL;
+	free(msrs);
+	return ret;
 }
 
 /* LINT0 as ExtINT (the PIC), LINT1 as NMI: what firmware leaves for the OS. */
@@ -203,18 +205,26 @@ static int machine_write_acpi(struct machine *m, uint64_t *rsdp)
 		.reset_value = X86_ACPI_RESET_VALUE,
 		.pvpanic_port = X86_PORT_PVPANIC,
 	};
-	void *buf = gmem_ptr(&m->vm.mem, X86_BIOS_START, X86_BIOS_SIZE);
+	const size_t size = RESET_VECTOR_ADDR - X86_BIOS_START; /* stop short of the reset vector */
+	void *buf = gmem_ptr(&m->vm.mem, X86_BIOS_START, size);
 	long used;
 
 	if (!buf)
 		return -ENOMEM;
-	used = acpi_build(buf, X86_BIOS_SIZE, X86_BIOS_START, &cfg);
+	used = acpi_build(buf, size, X86_BIOS_START, &cfg);
 	if (used < 0) {
 		fprintf(stderr, "hutch: cannot build ACPI tables: %s\n", strerror((int)-used));
 		return (int)used;
 	}
 	*rsdp = X86_BIOS_START;
 	return 0;
+}
+
+static int machine_write_reset_vector(struct machine *m)
+{
+	static const uint8_t code[] = RESET_VECTOR_CODE(X86_PORT_ACPI_RESET, X86_ACPI_RESET_VALUE);
+
+	return gmem_write(&m->vm.mem, RESET_VECTOR_ADDR, code, sizeof(code));
 }
 
 int machine_x86_setup(struct machine *m, const struct boot_request *req)
@@ -232,6 +242,8 @@ int machine_x86_setup(struct machine *m, const struct boot_request *req)
 		ret = machine_setup_vcpu(&m->vm, &m->vm.vcpus[i]);
 	if (!ret)
 		ret = machine_write_acpi(m, &boot.rsdp_addr);
+	if (!ret)
+		ret = machine_write_reset_vector(m);
 	if (ret)
 		return ret;
 	ret = boot_load(&m->vm.mem, &boot, &entry);

@@ -1,0 +1,449 @@
+/* Unit tests for the command line: sizes, options, exit codes and what gets printed. */
+#include "test_util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/cli.h"
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+#define TiB (1ULL << 40)
+
+/*
+ * glibc keeps getopt state besides optind (the position inside a cluster
+ * of short options such as "-hk"); cli_parse sets optind = 1, which does not
+ * reset it. optind = 0 followed by one getopt() call does (glibc and musl).
+ */
+static void getopt_full_reset(void)
+{
+	char arg0[] = "reset";
+	char *argv[] = { arg0, NULL };
+
+	optind = 0;
+	(void)getopt(1, argv, "");
+}
+
+struct cli_result {
+	char **argv;           /* heap copies: ASan catches reads of them after free */
+	int argc;
+	struct vm_config cfg;
+	int code;
+	enum cli_command cmd;
+	char out[8192], err[8192];
+};
+
+static void slurp(FILE *f, char *buf, size_t size)
+{
+	size_t n;
+
+	rewind(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* Runs cli_parse on ("hutch", args..., NULL), capturing stdout and stderr. */
+static void run_cli_args(struct cli_result *r, bool reset, const char *first, va_list ap)
+{
+	const char *args[32];
+	int saved_out, saved_err;
+	FILE *out, *err;
+
+	memset(r, 0, sizeof(*r));
+	args[r->argc++] = "hutch";
+	for (const char *a = first; a; a = va_arg(ap, const char *)) {
+		TEST_ASSERT(r->argc < (int)ARRAY_LEN(args) - 1, "too many arguments");
+		args[r->argc++] = a;
+	}
+	r->argv = calloc((size_t)r->argc + 1, sizeof(char *));
+	TEST_ASSERT(r->argv, "calloc");
+	for (int i = 0; i < r->argc; i++) {
+		r->argv[i] = strdup(args[i]);
+		TEST_ASSERT(r->argv[i], "strdup");
+	}
+
+	out = tmpfile();
+	err = tmpfile();
+	TEST_ASSERT(out && err, "tmpfile: %s", strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	saved_out = dup(STDOUT_FILENO);
+	saved_err = dup(STDERR_FILENO);
+	TEST_ASSERT(saved_out >= 0 && saved_err >= 0, "dup: %s", strerror(errno));
+	TEST_ASSERT(dup2(fileno(out), STDOUT_FILENO) >= 0, "dup2");
+	TEST_ASSERT(dup2(fileno(err), STDERR_FILENO) >= 0, "dup2");
+
+	if (reset)
+		getopt_full_reset();
+	r->code = -1;
+	r->cmd = cli_parse(r->argc, r->argv, &r->cfg, &r->code);
+
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, STDOUT_FILENO);
+	dup2(saved_err, STDERR_FILENO);
+	close(saved_out);
+	close(saved_err);
+	slurp(out, r->out, sizeof(r->out));
+	slurp(err, r->err, sizeof(r->err));
+}
+
+static void run_cli(struct cli_result *r, const char *first, ...)
+{
+	va_list ap;
+
+	va_start(ap, first);
+	run_cli_args(r, true, first, ap);
+	va_end(ap);
+}
+
+/* Like run_cli, but leaves getopt's state as the previous cli_parse left it. */
+static void run_cli_noreset(struct cli_result *r, const char *first, ...)
+{
+	va_list ap;
+
+	va_start(ap, first);
+	run_cli_args(r, false, first, ap);
+	va_end(ap);
+}
+
+static void cli_result_free(struct cli_result *r)
+{
+	for (int i = 0; i < r->argc; i++)
+		free(r->argv[i]);
+	free(r->argv);
+	r->argv = NULL;
+	r->argc = 0;
+}
+
+static struct cli_result *res;
+
+static int setup(void **state)
+{
+	(void)state;
+	res = calloc(1, sizeof(*res));
+	return res ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	cli_result_free(res);
+	free(res);
+	return 0;
+}
+
+/* Expects a usage error: exit 2 and exactly one line on stderr naming the problem. */
+#define ASSERT_USAGE_ERROR(r, needle)                                                     \
+	do {                                                                              \
+		TEST_ASSERT_EQ((r)->cmd, CLI_EXIT);                                       \
+		TEST_ASSERT_EQ((r)->code, 2);                                             \
+		TEST_ASSERT(strstr((r)->err, needle), "stderr lacks '%s': '%s'", needle,  \
+			    (r)->err);                                                    \
+		TEST_ASSERT((r)->out[0] == '\0', "stdout not empty: '%s'", (r)->out);     \
+	} while (0)
+
+/* --- cli_parse_size: hostile cases first --- */
+
+static void test_size_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"", "M", "G", "-1", "+1", " 1", "1 ", "12X", "1.5G", "0x10", "1e3",
+		"99999999999999999999",          /* ERANGE from strtoull */
+		"18446744073709551616",          /* 2^64 */
+		"20000000T", "16777216T",        /* << 40 overflows */
+		"17179869184G", "17592186044416", "17592186044416M", "18014398509481984K",
+		"1KiBx", "1GBB", "1B", "1iB", "1 G", "1MM", "1G1", "1KG",
+	};
+	uint64_t bytes;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		int ret;
+
+		bytes = 0x1234;
+		ret = cli_parse_size(bad[i], &bytes);
+		TEST_ASSERT(ret == -EINVAL, "'%s' accepted: ret %d, %#" PRIx64 " bytes", bad[i], ret, bytes);
+		TEST_ASSERT(bytes == 0x1234, "'%s' rejected but wrote %#" PRIx64, bad[i], bytes);
+	}
+	TEST_ASSERT_EQ(cli_parse_size(NULL, &bytes), -EINVAL);
+}
+
+static void test_size_accepts(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t bytes;
+	} good[] = {
+		{ "512M", 512 * MiB }, { "4G", 4 * GiB }, { "1T", TiB }, { "2048K", 2 * MiB },
+		{ "1024", GiB },       /* bare numbers are MiB */
+		{ "1GiB", GiB }, { "1GB", GiB }, { "1MiB", MiB }, { "64MB", 64 * MiB },
+		{ "1KiB", 1024 }, { "1TiB", TiB },
+		{ "512m", 512 * MiB }, { "4g", 4 * GiB }, { "1t", TiB }, { "2k", 2048 },
+		{ "0", 0 }, { "0M", 0 }, { "007M", 7 * MiB },
+		{ "16777215T", 16777215ULL << 40 },              /* largest T that fits */
+		{ "17592186044415", 17592186044415ULL << 20 },   /* largest bare MiB */
+		{ "18014398509481983K", 18014398509481983ULL << 10 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		uint64_t bytes = 0;
+		int ret = cli_parse_size(good[i].s, &bytes);
+
+		TEST_ASSERT(ret == 0, "'%s' rejected (%d)", good[i].s, ret);
+		TEST_ASSERT(bytes == good[i].bytes, "'%s' is %#" PRIx64 ", want %#" PRIx64,
+			    good[i].s, bytes, good[i].bytes);
+	}
+}
+
+/* --- cli_parse: hostile cases first --- */
+
+static void test_no_arguments(void **state)
+{
+	(void)state;
+	run_cli(res, NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_EXIT);
+	TEST_ASSERT_EQ(res->code, 2);
+	TEST_ASSERT(strstr(res->err, "Usage:"), "no usage on stderr: '%s'", res->err);
+}
+
+static void test_unknown_command(void **state)
+{
+	(void)state;
+	run_cli(res, "frobnicate", "--kernel", "k", NULL);
+	ASSERT_USAGE_ERROR(res, "unknown command 'frobnicate'");
+	cli_result_free(res);
+	run_cli(res, "--kernel", "k", NULL); /* options before the command */
+	ASSERT_USAGE_ERROR(res, "unknown command '--kernel'");
+	cli_result_free(res);
+	run_cli(res, "", NULL);
+	ASSERT_USAGE_ERROR(res, "unknown command ''");
+}
+
+static void test_missing_kernel(void **state)
+{
+	(void)state;
+	run_cli(res, "run", NULL);
+	ASSERT_USAGE_ERROR(res, "--kernel PATH is required");
+	cli_result_free(res);
+	run_cli(res, "run", "--mem", "1G", "--cpus", "2", NULL);
+	ASSERT_USAGE_ERROR(res, "--kernel PATH is required");
+}
+
+static void test_bad_cpus(void **state)
+{
+	static const char *const bad[] = {
+		"0", "256", "abc", "-1", "", "1x", "01", " 1", "+1", "4294967297",
+		"18446744073709551617", "99999999999999999999", "1000",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		run_cli(res, "run", "--kernel", "k", "--cpus", bad[i], NULL);
+		TEST_ASSERT(res->cmd == CLI_EXIT && res->code == 2,
+			    "--cpus '%s': cmd %d code %d ncpus %u", bad[i], res->cmd, res->code,
+			    res->cfg.ncpus);
+		TEST_ASSERT(strstr(res->err, "--cpus"), "--cpus '%s': stderr '%s'", bad[i], res->err);
+		cli_result_free(res);
+	}
+}
+
+static void test_bad_mem(void **state)
+{
+	static const char *const bad[] = {
+		"", "M", "-1", "12X", "63M", "0", "1", "1025G", "2T", "1536K", "64M1",
+		"99999999999999999999", "20000000T", "65537K",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		run_cli(res, "run", "--kernel", "k", "--mem", bad[i], NULL);
+		TEST_ASSERT(res->cmd == CLI_EXIT && res->code == 2,
+			    "--mem '%s': cmd %d code %d mem %#" PRIx64, bad[i], res->cmd, res->code,
+			    res->cfg.mem_size);
+		TEST_ASSERT(strstr(res->err, "--mem"), "--mem '%s': stderr '%s'", bad[i], res->err);
+		cli_result_free(res);
+	}
+}
+
+static void test_bad_options(void **state)
+{
+	(void)state;
+	run_cli(res, "run", "--kernel", "k", "--frobnicate", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_EXIT);
+	TEST_ASSERT_EQ(res->code, 2);
+	cli_result_free(res);
+
+	run_cli(res, "run", "-x", "--kernel", "k", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_EXIT);
+	TEST_ASSERT_EQ(res->code, 2);
+	cli_result_free(res);
+
+	run_cli(res, "run", "--kernel", NULL); /* missing argument */
+	TEST_ASSERT_EQ(res->cmd, CLI_EXIT);
+	TEST_ASSERT_EQ(res->code, 2);
+	cli_result_free(res);
+
+	run_cli(res, "run", "--kernel", "k", "extra", NULL);
+	ASSERT_USAGE_ERROR(res, "unexpected argument 'extra'");
+	cli_result_free(res);
+
+	run_cli(res, "run", "extra", "--kernel", "k", NULL); /* getopt permutes it to the end */
+	ASSERT_USAGE_ERROR(res, "unexpected argument 'extra'");
+	cli_result_free(res);
+
+	run_cli(res, "run", "--kernel=k", "--help=yes", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_EXIT);
+	TEST_ASSERT_EQ(res->code, 2);
+}
+
+/*
+ * cli_parse called twice in one process: the first call stops inside the
+ * cluster "-hc" (at -h), and the second call, given a fresh argv, still
+ * starts from glibc's saved position in the old "-hc" and takes the stale
+ * -c, eating "/vmlinux" as its argument. cli_parse_run sets optind = 1;
+ * optind = 0 would reset getopt completely.
+ */
+static void test_getopt_state_reset_between_calls(void **state)
+{
+	struct cli_result first;
+
+	(void)state;
+	run_cli(&first, "run", "-hc", NULL);
+	TEST_ASSERT_EQ(first.cmd, CLI_EXIT);
+	TEST_ASSERT_EQ(first.code, 0);
+	run_cli_noreset(res, "run", "--kernel", "/vmlinux", "--mem", "1G", NULL);
+	cli_result_free(&first);
+	TEST_ASSERT(res->cmd == CLI_RUN, "second parse failed: code %d, stderr '%s'", res->code, res->err);
+	TEST_ASSERT(res->cfg.kernel_path && !strcmp(res->cfg.kernel_path, "/vmlinux"),
+		    "kernel_path '%s'", res->cfg.kernel_path ? res->cfg.kernel_path : "(null)");
+	TEST_ASSERT_NULL(res->cfg.cmdline);
+}
+
+/* --- cli_parse: working cases --- */
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	run_cli(res, "run", "--kernel", "bzImage", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
+	TEST_ASSERT_EQ(res->code, 0);
+	TEST_ASSERT(res->cfg.kernel_path && !strcmp(res->cfg.kernel_path, "bzImage"), "kernel_path");
+	TEST_ASSERT_NULL(res->cfg.initrd_path);
+	TEST_ASSERT_NULL(res->cfg.cmdline);
+	TEST_ASSERT_EQ(res->cfg.mem_size, 512 * MiB);
+	TEST_ASSERT_EQ(res->cfg.ncpus, 1);
+	TEST_ASSERT(!res->out[0] && !res->err[0], "printed '%s' '%s'", res->out, res->err);
+}
+
+static void test_all_options(void **state)
+{
+	(void)state;
+	run_cli(res, "run", "--kernel", "vmlinux", "--initrd", "initramfs.cpio.gz",
+		"--cmdline", "console=ttyS0 quiet", "--mem", "3G", "--cpus", "2", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
+	TEST_ASSERT_EQ(res->code, 0);
+	TEST_ASSERT(!strcmp(res->cfg.kernel_path, "vmlinux"), "kernel_path");
+	TEST_ASSERT(!strcmp(res->cfg.initrd_path, "initramfs.cpio.gz"), "initrd_path");
+	TEST_ASSERT(!strcmp(res->cfg.cmdline, "console=ttyS0 quiet"), "cmdline");
+	TEST_ASSERT_EQ(res->cfg.mem_size, 3 * GiB);
+	TEST_ASSERT_EQ(res->cfg.ncpus, 2);
+	cli_result_free(res);
+
+	/* Short options, attached arguments, --opt=value, a bare MiB count. */
+	run_cli(res, "run", "-kbz", "-i", "rd", "-c", "", "-m", "1024", "-p255", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
+	TEST_ASSERT(!strcmp(res->cfg.kernel_path, "bz"), "kernel_path '%s'", res->cfg.kernel_path);
+	TEST_ASSERT(!strcmp(res->cfg.initrd_path, "rd"), "initrd_path");
+	TEST_ASSERT(res->cfg.cmdline && !res->cfg.cmdline[0], "empty cmdline");
+	TEST_ASSERT_EQ(res->cfg.mem_size, GiB);
+	TEST_ASSERT_EQ(res->cfg.ncpus, 255);
+	cli_result_free(res);
+
+	run_cli(res, "run", "--mem=64M", "--cpus=1", "--kernel=k", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
+	TEST_ASSERT_EQ(res->cfg.mem_size, 64 * MiB);
+	TEST_ASSERT_EQ(res->cfg.ncpus, 1);
+	cli_result_free(res);
+
+	run_cli(res, "run", "--kernel", "k", "--mem", "1T", "--mem", "2G", NULL); /* last wins */
+	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
+	TEST_ASSERT_EQ(res->cfg.mem_size, 2 * GiB);
+	cli_result_free(res);
+
+	run_cli(res, "run", "--kernel", "k", "--mem", "1T", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
+	TEST_ASSERT_EQ(res->cfg.mem_size, TiB);
+	cli_result_free(res);
+
+	run_cli(res, "run", "--kernel", "k", "--", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
+}
+
+static void test_version(void **state)
+{
+	(void)state;
+	run_cli(res, "--version", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_EXIT);
+	TEST_ASSERT_EQ(res->code, 0);
+	TEST_ASSERT(!strcmp(res->out, "hutch " HUTCH_VERSION "\n"), "stdout '%s'", res->out);
+	TEST_ASSERT(!res->err[0], "stderr '%s'", res->err);
+	cli_result_free(res);
+	run_cli(res, "-V", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_EXIT);
+	TEST_ASSERT_EQ(res->code, 0);
+	TEST_ASSERT(!strcmp(res->out, "hutch " HUTCH_VERSION "\n"), "stdout '%s'", res->out);
+}
+
+static void test_help(void **state)
+{
+	static const char *const forms[] = { "--help", "-h", "help" };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(forms); i++) {
+		run_cli(res, forms[i], NULL);
+		TEST_ASSERT(res->cmd == CLI_EXIT && res->code == 0, "'%s': code %d", forms[i], res->code);
+		TEST_ASSERT(strstr(res->out, "hutch run --kernel PATH"), "'%s': stdout '%s'", forms[i], res->out);
+		TEST_ASSERT(!res->err[0], "'%s': stderr '%s'", forms[i], res->err);
+		cli_result_free(res);
+	}
+	run_cli(res, "run", "--help", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_EXIT);
+	TEST_ASSERT_EQ(res->code, 0);
+	TEST_ASSERT(strstr(res->out, "Usage: hutch run"), "stdout '%s'", res->out);
+	TEST_ASSERT(strstr(res->out, "--cpus N"), "run help lacks --cpus");
+	cli_result_free(res);
+	/* Help wins over a missing --kernel. */
+	run_cli(res, "run", "--mem", "1G", "-h", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_EXIT);
+	TEST_ASSERT_EQ(res->code, 0);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_size_rejects),
+		cmocka_unit_test(test_size_accepts),
+		T(test_no_arguments),
+		T(test_unknown_command),
+		T(test_missing_kernel),
+		T(test_bad_cpus),
+		T(test_bad_mem),
+		T(test_bad_options),
+		T(test_getopt_state_reset_between_calls),
+		T(test_defaults),
+		T(test_all_options),
+		T(test_version),
+		T(test_help),
+	};
+#undef T
+
+	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}
