@@ -1,0 +1,78 @@
+# Shared helpers for integration tests: boot the test guest under hutch on a
+# real /dev/kvm and assert on its output and hutch's exit code.
+# Sourced by each test; meson passes HUTCH (the binary) and GUEST_DIR.
+set -euo pipefail
+
+: "${HUTCH:?HUTCH must point at build/hutch}"
+: "${GUEST_DIR:?GUEST_DIR must point at the built test guest}"
+
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hutch-test.XXXXXX")
+trap 'rm -rf "$TEST_TMP"' EXIT
+OUT=$TEST_TMP/out
+RC=
+KERNEL=$GUEST_DIR/vmlinux           # PVH: no decompression, faster under emulation
+BZIMAGE=$GUEST_DIR/vmlinuz
+INITRD=$GUEST_DIR/initramfs.cpio.gz
+CMDLINE_BASE="console=ttyS0 quiet panic=-1"
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-400}
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [[ -s $OUT ]]; then
+		echo "--- last lines of hutch's output ---" >&2
+		tail -n 40 "$OUT" >&2
+	fi
+	exit 1
+}
+
+pass() {
+	echo "PASS: $*"
+}
+
+# Integration tests never skip: without a working /dev/kvm they fail.
+require_kvm() {
+	[[ -r /dev/kvm && -w /dev/kvm ]] ||
+		fail "no usable /dev/kvm: run the suite through tests/kvmhost/run"
+	[[ -r $KERNEL && -r $BZIMAGE && -r $INITRD ]] ||
+		fail "test guest missing in $GUEST_DIR: run 'ninja -C build guest'"
+}
+
+script_arg() {
+	printf 'hutch.script=%s' "$(printf '%s\n' "$1" | base64 -w0)"
+}
+
+# run_guest SCRIPT [HUTCH RUN OPTIONS...]: boots the test guest, whose init
+# runs SCRIPT and powers off. Output goes to $OUT, the exit code to $RC.
+run_guest() {
+	local script=$1
+	shift
+	run_hutch --kernel "$KERNEL" --initrd "$INITRD" \
+		--cmdline "$CMDLINE_BASE $(script_arg "$script")" "$@"
+}
+
+# run_hutch ARGS...: hutch run ARGS with stdin from /dev/null and a timeout.
+run_hutch() {
+	set +e
+	timeout -k 10 "$GUEST_TIMEOUT" "$HUTCH" run "$@" </dev/null >"$OUT" 2>&1
+	RC=$?
+	set -e
+	[[ $RC != 124 && $RC != 137 ]] || fail "hutch timed out after ${GUEST_TIMEOUT}s"
+}
+
+expect_rc() {
+	[[ $RC == "$1" ]] || fail "hutch exited with $RC, expected $1"
+}
+
+expect_out() {
+	grep -qaE -- "$1" "$OUT" || fail "output lacks /$1/"
+}
+
+# wait_for_out PATTERN SECONDS: waits until the output shows PATTERN.
+wait_for_out() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		grep -qaE -- "$1" "$OUT" && return 0
+		sleep 0.1
+	done
+	fail "no /$1/ in the output within $2 s"
+}
