@@ -46,9 +46,9 @@ static void console_make_raw(void)
 	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_termios) < 0)
 		return;
 	raw = saved_termios;
+	/* Fully raw, output too: the guest's tty already sends \r\n, so hutch's
+	 * own messages while raw must do the same. */
 	cfmakeraw(&raw);
-	/* Keep output post-processing so hutch's own messages stay readable. */
-	raw.c_oflag |= OPOST;
 	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0)
 		return;
 	termios_changed = 1;
