@@ -79,6 +79,8 @@ bool bus_read(struct bus *bus, uint64_t addr, void *data, unsigned len)
 {
 	const struct bus_range *r;
 
+	if (len == 0)
+		return false; /* devices assume at least one byte */
 	pthread_mutex_lock(&bus->lock);
 	r = bus_find(bus, addr, len);
 	if (r && r->ops->read)
@@ -93,6 +95,8 @@ bool bus_write(struct bus *bus, uint64_t addr, const void *data, unsigned len)
 {
 	const struct bus_range *r;
 
+	if (len == 0)
+		return false; /* devices assume at least one byte */
 	pthread_mutex_lock(&bus->lock);
 	r = bus_find(bus, addr, len);
 	if (r && r->ops->write)
