@@ -60,17 +60,41 @@ int gmem_add_region(struct gmem *mem, uint64_t gpa, uint64_t size, void *hva)
 	return 0;
 }
 
+#define GMEM_HUGE_PAGE (2ULL << 20)
+
+/*
+ * Maps 'size' bytes aligned to 2 MiB. Private anonymous memory gets
+ * transparent huge pages (shared memory only if the admin enabled it for
+ * shmem), and KVM maps a 2 MiB page to the guest in one nested page fault
+ * instead of 512 only when host and guest addresses agree modulo 2 MiB.
+ */
+static void *gmem_map_aligned(uint64_t size)
+{
+	uint64_t span = size + GMEM_HUGE_PAGE;
+	uint8_t *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint8_t *hva;
+	uint64_t head;
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	hva = (uint8_t *)(((uintptr_t)raw + GMEM_HUGE_PAGE - 1) & ~(uintptr_t)(GMEM_HUGE_PAGE - 1));
+	head = (uint64_t)(hva - raw);
+	if (head)
+		munmap(raw, head);
+	munmap(hva + size, span - head - size);
+	return hva;
+}
+
 static int gmem_map(struct gmem *mem, uint64_t gpa, uint64_t size)
 {
-	void *hva = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *hva = gmem_map_aligned(size);
 	int ret;
 
-	if (hva == MAP_FAILED)
+	if (!hva)
 		return -errno;
-	/* Guest RAM is large and mostly untouched: huge pages where the host
-	 * offers them, and never in a core dump of hutch. */
 	madvise(hva, size, MADV_HUGEPAGE);
+	/* Guest RAM is large and mostly untouched: never in a core dump. */
 	madvise(hva, size, MADV_DONTDUMP);
 	ret = gmem_add_region(mem, gpa, size, hva);
 	if (ret)

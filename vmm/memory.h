@@ -36,7 +36,7 @@ int gmem_add_region(struct gmem *mem, uint64_t gpa, uint64_t size, void *hva);
 
 /*
  * x86 layout: RAM from 0 up to the 32-bit MMIO hole, the rest above 4 GiB.
- * Backed by anonymous shared mappings. 0 or -errno.
+ * Backed by private anonymous mappings. 0 or -errno.
  */
 int gmem_alloc_x86(struct gmem *mem, uint64_t ram_size);
 void gmem_free(struct gmem *mem);
