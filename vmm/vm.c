@@ -115,8 +115,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->ncpus = cfg->ncpus;
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0)
-		return vm_fail("/dev/kvm");
+	if (vm->kvm_fd < 0) {
+		int err = errno;
+
+		fprintf(stderr, "hutch: /dev/kvm: %s%s\n", strerror(err),
+			err == ENOENT ? " (no KVM here: enable virtualization, or see tests/kvmhost)" :
+			err == EACCES ? " (add yourself to the group that owns it, usually kvm)" : "");
+		return -err;
+	}
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
 		fprintf(stderr, "hutch: /dev/kvm: unsupported KVM API version\n");
 		return -ENOTSUP;
