@@ -34,6 +34,7 @@ static const char run_help[] =
 	"  -c, --cmdline STR    kernel command line (default: \"" CONFIG_DEFAULT_CMDLINE "\")\n"
 	"  -m, --mem SIZE       guest RAM, e.g. 512M, 4G; a bare number is MiB (default: 512M)\n"
 	"  -p, --cpus N         number of vCPUs, 1-255 (default: 1)\n"
+	"      --stats          at exit, print KVM's VM exit counters to stderr\n"
 	"  -h, --help           this help\n"
 	"\n"
 	"Console keys: Ctrl-a x quits, Ctrl-a a sends Ctrl-a, Ctrl-a h shows these keys.\n"
@@ -105,6 +106,9 @@ static enum cli_command cli_parse_run_option(int opt, struct vm_config *cfg, int
 					       optarg);
 		cfg->ncpus = (unsigned)n;
 		break;
+	case 'S':
+		cfg->print_stats = true;
+		break;
 	case 'h':
 		fputs(run_help, stdout);
 		*exit_code = 0;
@@ -125,6 +129,7 @@ static enum cli_command cli_parse_run(int argc, char **argv, struct vm_config *c
 		{ "cmdline", required_argument, NULL, 'c' },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, 'p' },
+		{ "stats", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};

@@ -2,6 +2,7 @@
 #ifndef HUTCH_VMM_CONFIG_H
 #define HUTCH_VMM_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct vm_config {
@@ -10,6 +11,7 @@ struct vm_config {
 	const char *cmdline;      /* NULL: the default */
 	uint64_t mem_size;        /* bytes */
 	unsigned ncpus;
+	bool print_stats;         /* --stats: VM exit counters at exit */
 };
 
 #define CONFIG_DEFAULT_MEM     (512ULL << 20)

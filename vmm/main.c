@@ -12,6 +12,7 @@
 
 #include "vmm/cli.h"
 #include "vmm/console.h"
+#include "vmm/stats.h"
 #include "vmm/x86/machine.h"
 
 struct file_buf {
@@ -108,6 +109,24 @@ static int run_until_stop(struct vm *vm, int sig_fd)
 	return atomic_load(&vm->exit_code);
 }
 
+static void print_stats(const struct vm *vm)
+{
+	struct vm_stats stats = { 0 };
+	char line[256];
+
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		int ret = vm_stats_add_vcpu(vm->vcpus[i].fd, &stats);
+
+		if (ret) {
+			fprintf(stderr, "hutch: --stats: cannot read KVM statistics: %s\n",
+				strerror(-ret));
+			return;
+		}
+	}
+	vm_stats_format(&stats, line, sizeof(line));
+	fprintf(stderr, "hutch: %s\n", line);
+}
+
 static int cmd_run(const struct vm_config *cfg)
 {
 	static struct machine m; /* large, and lives as long as the process */
@@ -145,6 +164,8 @@ static int cmd_run(const struct vm_config *cfg)
 		return VM_EXIT_ERROR;
 	ret = run_until_stop(&m.vm, sig_fd);
 	console_restore();
+	if (cfg->print_stats)
+		print_stats(&m.vm);
 	vm_destroy(&m.vm);
 	return ret < 0 ? VM_EXIT_ERROR : ret;
 }
