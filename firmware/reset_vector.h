@@ -13,12 +13,13 @@
 #define RESET_VECTOR_ADDR 0xffff0ULL
 
 /* 16-bit code; the port and value must match the FADT's RESET_REG. */
-#define RESET_VECTOR_CODE(port, value) {                                  \
-	0xba, (uint8_t)(port), (uint8_t)((port) >> 8), /* mov dx, port  */ \
-	0xb0, (uint8_t)(value),                        /* mov al, value */ \
-	0xee,                                          /* out dx, al    */ \
-	0xf4,                                          /* 1: hlt        */ \
-	0xeb, 0xfd,                                    /* jmp 1b        */ \
-}
+#define RESET_VECTOR_CODE(port, value)                                             \
+	{                                                                          \
+		0xba, (uint8_t)(port), (uint8_t)((port) >> 8), /* mov dx, port  */ \
+			0xb0, (uint8_t)(value),		       /* mov al, value */ \
+			0xee,				       /* out dx, al    */ \
+			0xf4,				       /* 1: hlt        */ \
+			0xeb, 0xfd,			       /* jmp 1b        */ \
+	}
 
 #endif

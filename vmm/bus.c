@@ -16,8 +16,8 @@ void bus_destroy(struct bus *bus)
 	pthread_mutex_destroy(&bus->lock);
 }
 
-int bus_register(struct bus *bus, uint64_t base, uint64_t len,
-		 const struct bus_dev_ops *ops, void *opaque)
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_dev_ops *ops,
+		 void *opaque)
 {
 	unsigned pos = 0;
 	int ret = 0;

@@ -33,9 +33,8 @@ void bus_init(struct bus *bus, const char *name);
 void bus_destroy(struct bus *bus);
 
 /* Registers [base, base+len); -EEXIST on overlap, -ENOSPC when full, -EINVAL on len 0/overflow. */
-int bus_register(struct bus *bus, uint64_t base, uint64_t len,
-		 const struct bus_dev_ops *ops, void *opaque)
-	__attribute__((warn_unused_result));
+int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_dev_ops *ops,
+		 void *opaque) __attribute__((warn_unused_result));
 
 /*
  * Dispatches an access. Reads of unclaimed addresses return all ones and

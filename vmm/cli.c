@@ -68,10 +68,26 @@ int cli_parse_size(const char *s, uint64_t *bytes)
 	if (errno)
 		return -EINVAL;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
 	case '\0': break;
 	default: return -EINVAL;
 	}
@@ -95,20 +111,19 @@ static enum cli_command cli_parse_run_option(int opt, struct vm_config *cfg, int
 	case 'm':
 		if (cli_parse_size(optarg, &cfg->mem_size) || cfg->mem_size < CONFIG_MIN_MEM ||
 		    cfg->mem_size > CONFIG_MAX_MEM || cfg->mem_size % (1 << 20))
-			return cli_usage_error(exit_code,
-				"--mem: '%s' is not a size from 64M to 1T in whole MiB", optarg);
+			return cli_usage_error(
+				exit_code, "--mem: '%s' is not a size from 64M to 1T in whole MiB",
+				optarg);
 		break;
 	case 'p':
 		errno = 0;
 		n = strtoul(optarg, &end, 10);
 		if (errno || *end || optarg[0] < '1' || optarg[0] > '9' || n > CONFIG_MAX_CPUS)
-			return cli_usage_error(exit_code, "--cpus: '%s' is not a number from 1 to 255",
-					       optarg);
+			return cli_usage_error(
+				exit_code, "--cpus: '%s' is not a number from 1 to 255", optarg);
 		cfg->ncpus = (unsigned)n;
 		break;
-	case 'S':
-		cfg->print_stats = true;
-		break;
+	case 'S': cfg->print_stats = true; break;
 	case 'h':
 		fputs(run_help, stdout);
 		*exit_code = 0;

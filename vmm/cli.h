@@ -7,7 +7,7 @@
 #include "vmm/config.h"
 
 enum cli_command {
-	CLI_EXIT,      /* already handled (help, version) or failed: exit with cli_parse's code */
+	CLI_EXIT, /* already handled (help, version) or failed: exit with cli_parse's code */
 	CLI_RUN,
 };
 

@@ -7,17 +7,17 @@
 
 struct vm_config {
 	const char *kernel_path;
-	const char *initrd_path;  /* NULL: none */
-	const char *cmdline;      /* NULL: the default */
-	uint64_t mem_size;        /* bytes */
+	const char *initrd_path; /* NULL: none */
+	const char *cmdline;	 /* NULL: the default */
+	uint64_t mem_size;	 /* bytes */
 	unsigned ncpus;
-	bool print_stats;         /* --stats: VM exit counters at exit */
+	bool print_stats; /* --stats: VM exit counters at exit */
 };
 
 #define CONFIG_DEFAULT_MEM     (512ULL << 20)
 #define CONFIG_DEFAULT_CMDLINE "console=ttyS0"
-#define CONFIG_MAX_CPUS        255      /* xAPIC IDs in the MADT */
-#define CONFIG_MIN_MEM         (64ULL << 20)
-#define CONFIG_MAX_MEM         (1ULL << 40)
+#define CONFIG_MAX_CPUS	       255 /* xAPIC IDs in the MADT */
+#define CONFIG_MIN_MEM	       (64ULL << 20)
+#define CONFIG_MAX_MEM	       (1ULL << 40)
 
 #endif

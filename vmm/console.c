@@ -82,7 +82,8 @@ static void console_feed(const uint8_t *buf, size_t len)
 
 static void console_key(uint8_t c)
 {
-	static const char keys[] = "\r\nC-a x  quit hutch\r\nC-a a  send C-a\r\nC-a h  this help\r\n";
+	static const char keys[] =
+		"\r\nC-a x  quit hutch\r\nC-a a  send C-a\r\nC-a h  this help\r\n";
 	const uint8_t escape = CONSOLE_ESCAPE;
 
 	if (!console.escape) {
@@ -98,13 +99,9 @@ static void console_key(uint8_t c)
 		fputs("\r\nhutch: quit\r\n", stderr);
 		vm_request_stop(console.vm, VM_EXIT_OK);
 		break;
-	case 'h':
-		fputs(keys, stderr);
-		break;
+	case 'h': fputs(keys, stderr); break;
 	case 'a':
-	case CONSOLE_ESCAPE:
-		console_feed(&escape, 1);
-		break;
+	case CONSOLE_ESCAPE: console_feed(&escape, 1); break;
 	default:
 		console_feed(&escape, 1);
 		console_feed(&c, 1);

@@ -14,7 +14,8 @@ bool log_ratelimit_allow(struct log_ratelimit *rl, unsigned burst, unsigned inte
 	pthread_mutex_lock(&log_lock);
 	if (now.tv_sec - rl->window_start >= (time_t)interval) {
 		if (rl->suppressed)
-			fprintf(stderr, "hutch: (%u similar messages suppressed)\n", rl->suppressed);
+			fprintf(stderr, "hutch: (%u similar messages suppressed)\n",
+				rl->suppressed);
 		rl->window_start = now.tv_sec;
 		rl->count = 0;
 		rl->suppressed = 0;

@@ -15,11 +15,11 @@ struct log_ratelimit {
 
 bool log_ratelimit_allow(struct log_ratelimit *rl, unsigned burst, unsigned interval);
 
-#define LOG_RATELIMITED(fmt, ...)                                                   \
-	do {                                                                         \
-		static struct log_ratelimit rl_;                                     \
-		if (log_ratelimit_allow(&rl_, 10, 5))                                \
-			fprintf(stderr, "hutch: " fmt "\n", __VA_ARGS__);            \
+#define LOG_RATELIMITED(fmt, ...)                                         \
+	do {                                                              \
+		static struct log_ratelimit rl_;                          \
+		if (log_ratelimit_allow(&rl_, 10, 5))                     \
+			fprintf(stderr, "hutch: " fmt "\n", __VA_ARGS__); \
 	} while (0)
 
 #endif

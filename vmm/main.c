@@ -52,7 +52,8 @@ static int read_input_file(const char *path, size_t max, struct file_buf *out)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "hutch: %s: %s\n", path, n ? strerror(errno) : "file shrank");
+			fprintf(stderr, "hutch: %s: %s\n", path,
+				n ? strerror(errno) : "file shrank");
 			free(out->data);
 			goto err;
 		}
@@ -146,13 +147,18 @@ static int cmd_run(const struct vm_config *cfg)
 	if (sig_fd < 0 || vm_create(&m.vm, cfg))
 		return VM_EXIT_ERROR;
 	m.console_out = console_output;
-	req = (struct boot_request){ kernel.data, kernel.len, initrd.data, initrd.len,
-				     cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE, 0 };
+	req = (struct boot_request){ kernel.data,
+				     kernel.len,
+				     initrd.data,
+				     initrd.len,
+				     cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE,
+				     0 };
 	ret = machine_x86_setup(&m, &req);
 	if (ret > 0) {
 		fprintf(stderr, "hutch: %s: %s\n",
-			ret == BOOT_E_INITRD_NO_ROOM && cfg->initrd_path ? cfg->initrd_path :
-			ret == BOOT_E_CMDLINE_TOO_LONG ? "--cmdline" : cfg->kernel_path,
+			ret == BOOT_E_INITRD_NO_ROOM && cfg->initrd_path ? cfg->initrd_path
+			: ret == BOOT_E_CMDLINE_TOO_LONG		 ? "--cmdline"
+									 : cfg->kernel_path,
 			boot_strerror(ret));
 		return VM_EXIT_USAGE;
 	}

@@ -11,15 +11,13 @@
 
 /* KVM's names for the counters (Documentation/virt/kvm/api.rst, KVM_GET_STATS_FD). */
 static const char *const stat_names[VM_STAT__COUNT] = {
-	[VM_STAT_EXITS] = "exits",
-	[VM_STAT_IO_EXITS] = "io_exits",
-	[VM_STAT_MMIO_EXITS] = "mmio_exits",
-	[VM_STAT_HALT_EXITS] = "halt_exits",
+	[VM_STAT_EXITS] = "exits",	     [VM_STAT_IO_EXITS] = "io_exits",
+	[VM_STAT_MMIO_EXITS] = "mmio_exits", [VM_STAT_HALT_EXITS] = "halt_exits",
 	[VM_STAT_IRQ_EXITS] = "irq_exits",
 };
 
 #define STATS_MAX_DESCRIPTORS 4096
-#define STATS_MAX_NAME 256
+#define STATS_MAX_NAME	      256
 
 static int stats_read_at(int fd, void *buf, size_t len, uint64_t offset)
 {
@@ -37,8 +35,8 @@ static void stats_take(int fd, const struct kvm_stats_header *hdr,
 	for (int i = 0; i < VM_STAT__COUNT; i++) {
 		if (strncmp(desc->name, stat_names[i], hdr->name_size) != 0)
 			continue;
-		if (desc->size >= 1 &&
-		    !stats_read_at(fd, &value, sizeof(value), (uint64_t)hdr->data_offset + desc->offset))
+		if (desc->size >= 1 && !stats_read_at(fd, &value, sizeof(value),
+						      (uint64_t)hdr->data_offset + desc->offset))
 			stats->value[i] += value;
 		return;
 	}

@@ -44,7 +44,8 @@ static void vcpu_handle_io(struct vcpu *vcpu)
 static void vcpu_handle_mmio(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
-	unsigned len = run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : sizeof(run->mmio.data);
+	unsigned len =
+		run->mmio.len <= sizeof(run->mmio.data) ? run->mmio.len : sizeof(run->mmio.data);
 
 	if (run->mmio.is_write) {
 		if (!bus_write(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len))
@@ -61,16 +62,12 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 
 	switch (run->exit_reason) {
-	case KVM_EXIT_IO:
-		vcpu_handle_io(vcpu);
-		return true;
-	case KVM_EXIT_MMIO:
-		vcpu_handle_mmio(vcpu);
-		return true;
-	case KVM_EXIT_INTR:
-		return true;
+	case KVM_EXIT_IO: vcpu_handle_io(vcpu); return true;
+	case KVM_EXIT_MMIO: vcpu_handle_mmio(vcpu); return true;
+	case KVM_EXIT_INTR: return true;
 	case KVM_EXIT_SHUTDOWN:
-		fprintf(stderr, "hutch: vCPU %u: triple fault (guest CPU reset); state:\n", vcpu->id);
+		fprintf(stderr, "hutch: vCPU %u: triple fault (guest CPU reset); state:\n",
+			vcpu->id);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		fprintf(stderr, "hutch: vCPU %u: VM entry failed, reason 0x%llx\n", vcpu->id,
@@ -86,7 +83,8 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 			vm_request_stop(vcpu->vm, VM_EXIT_OK);
 			return false;
 		}
-		fprintf(stderr, "hutch: vCPU %u: system event %u\n", vcpu->id, run->system_event.type);
+		fprintf(stderr, "hutch: vCPU %u: system event %u\n", vcpu->id,
+			run->system_event.type);
 		break;
 	default:
 		fprintf(stderr, "hutch: vCPU %u: unexpected exit reason %u\n", vcpu->id,
@@ -127,7 +125,8 @@ void *vcpu_thread(void *arg)
 
 static void dump_segment(const char *name, const struct kvm_segment *s)
 {
-	fprintf(stderr, "  %-3s sel=%04x base=%016llx limit=%08x type=%x p=%u dpl=%u db=%u l=%u g=%u\n",
+	fprintf(stderr,
+		"  %-3s sel=%04x base=%016llx limit=%08x type=%x p=%u dpl=%u db=%u l=%u g=%u\n",
 		name, s->selector, (unsigned long long)s->base, s->limit, s->type, s->present,
 		s->dpl, s->db, s->l, s->g);
 }
@@ -138,11 +137,12 @@ void vcpu_dump(const struct vcpu *vcpu)
 	struct kvm_sregs s;
 
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0) {
-		fprintf(stderr, "  (cannot read vCPU %u registers: %s)\n", vcpu->id, strerror(errno));
+		fprintf(stderr, "  (cannot read vCPU %u registers: %s)\n", vcpu->id,
+			strerror(errno));
 		return;
 	}
-	fprintf(stderr, "  rip=%016llx rsp=%016llx rflags=%016llx\n",
-		(unsigned long long)r.rip, (unsigned long long)r.rsp, (unsigned long long)r.rflags);
+	fprintf(stderr, "  rip=%016llx rsp=%016llx rflags=%016llx\n", (unsigned long long)r.rip,
+		(unsigned long long)r.rsp, (unsigned long long)r.rflags);
 	fprintf(stderr, "  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n",
 		(unsigned long long)r.rax, (unsigned long long)r.rbx, (unsigned long long)r.rcx,
 		(unsigned long long)r.rdx);

@@ -25,7 +25,10 @@ static int vm_fail(const char *what)
 /* Capabilities hutch cannot run without. */
 static int vm_check_caps(int kvm_fd)
 {
-	static const struct { int cap; const char *name; } caps[] = {
+	static const struct {
+		int cap;
+		const char *name;
+	} caps[] = {
 		{ KVM_CAP_IRQCHIP, "in-kernel irqchip" },
 		{ KVM_CAP_PIT2, "in-kernel PIT" },
 		{ KVM_CAP_USER_MEMORY, "user memory" },
@@ -119,8 +122,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		int err = errno;
 
 		fprintf(stderr, "hutch: /dev/kvm: %s%s\n", strerror(err),
-			err == ENOENT ? " (no KVM here: enable virtualization, or see tests/kvmhost)" :
-			err == EACCES ? " (add yourself to the group that owns it, usually kvm)" : "");
+			err == ENOENT
+				? " (no KVM here: enable virtualization, or see tests/kvmhost)"
+			: err == EACCES ? " (add yourself to the group that owns it, usually kvm)"
+					: "");
 		return -err;
 	}
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {

@@ -23,10 +23,10 @@ struct vcpu {
 
 /* hutch's exit codes. */
 enum {
-	VM_EXIT_OK = 0,        /* guest powered off or rebooted, or user quit */
-	VM_EXIT_ERROR = 1,     /* triple fault, KVM error, host failure */
-	VM_EXIT_USAGE = 2,     /* bad arguments or input files */
-	VM_EXIT_PANIC = 3,     /* guest kernel panicked (pvpanic) */
+	VM_EXIT_OK = 0,	   /* guest powered off or rebooted, or user quit */
+	VM_EXIT_ERROR = 1, /* triple fault, KVM error, host failure */
+	VM_EXIT_USAGE = 2, /* bad arguments or input files */
+	VM_EXIT_PANIC = 3, /* guest kernel panicked (pvpanic) */
 };
 
 struct vm {
@@ -40,8 +40,8 @@ struct vm {
 	size_t run_size;
 	struct kvm_cpuid2 *supported_cpuid;
 	atomic_bool stopping;
-	atomic_int exit_code;  /* -1 until someone asks the VM to stop */
-	int stop_fd;           /* eventfd: the main loop wakes when a stop is requested */
+	atomic_int exit_code; /* -1 until someone asks the VM to stop */
+	int stop_fd;	      /* eventfd: the main loop wakes when a stop is requested */
 };
 
 /* Opens /dev/kvm, creates the VM with in-kernel irqchip and PIT, and maps RAM.

@@ -4,8 +4,8 @@
 #include <string.h>
 
 /* ACPI 6.4 §4.8.3.7: sleep control register, SLP_TYP bits 2-4 and SLP_EN bit 5. */
-#define SLEEP_CTL_SLP_TYP(v)  (((v) >> 2) & 0x7)
-#define SLEEP_CTL_SLP_EN      0x20
+#define SLEEP_CTL_SLP_TYP(v) (((v) >> 2) & 0x7)
+#define SLEEP_CTL_SLP_EN     0x20
 
 static void acpi_pm_read(void *opaque, uint64_t offset, void *data, unsigned len)
 {

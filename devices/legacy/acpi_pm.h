@@ -9,8 +9,8 @@
 
 struct acpi_pm {
 	const struct power_sink *power;
-	uint8_t s5_slp_typ;    /* the SLP_TYP the DSDT's \_S5 announces */
-	uint8_t reset_value;   /* the FADT's RESET_VALUE */
+	uint8_t s5_slp_typ;  /* the SLP_TYP the DSDT's \_S5 announces */
+	uint8_t reset_value; /* the FADT's RESET_VALUE */
 };
 
 /* Three one-byte ports: sleep control (+0), sleep status (+1), reset (+2). */

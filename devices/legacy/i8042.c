@@ -3,9 +3,9 @@
 
 #include <string.h>
 
-#define I8042_DATA_PORT_OFFSET 0   /* 0x60 */
-#define I8042_CMD_PORT_OFFSET  4   /* 0x64 */
-#define I8042_CMD_RESET        0xfe /* pulse the CPU reset line */
+#define I8042_DATA_PORT_OFFSET 0    /* 0x60 */
+#define I8042_CMD_PORT_OFFSET  4    /* 0x64 */
+#define I8042_CMD_RESET	       0xfe /* pulse the CPU reset line */
 
 static void i8042_read(void *opaque, uint64_t offset, void *data, unsigned len)
 {

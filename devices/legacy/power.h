@@ -3,9 +3,9 @@
 #define HUTCH_DEVICES_LEGACY_POWER_H
 
 enum power_event {
-	POWER_EVENT_OFF,     /* ACPI S5 */
-	POWER_EVENT_RESET,   /* ACPI reset register or keyboard controller reset */
-	POWER_EVENT_PANIC,   /* pvpanic: the guest kernel panicked */
+	POWER_EVENT_OFF,   /* ACPI S5 */
+	POWER_EVENT_RESET, /* ACPI reset register or keyboard controller reset */
+	POWER_EVENT_PANIC, /* pvpanic: the guest kernel panicked */
 };
 
 struct power_sink {

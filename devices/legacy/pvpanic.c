@@ -5,8 +5,8 @@
 #include <string.h>
 
 /* Linux include/uapi/misc/pvpanic.h event bits. */
-#define PVPANIC_PANICKED      0x01
-#define PVPANIC_CRASH_LOADED  0x02
+#define PVPANIC_PANICKED     0x01
+#define PVPANIC_CRASH_LOADED 0x02
 
 static void pvpanic_read(void *opaque, uint64_t offset, void *data, unsigned len)
 {

@@ -5,13 +5,22 @@
 
 /* MC146818 register indexes. */
 enum {
-	RTC_SECONDS = 0x00, RTC_MINUTES = 0x02, RTC_HOURS = 0x04, RTC_WEEKDAY = 0x06,
-	RTC_DAY = 0x07, RTC_MONTH = 0x08, RTC_YEAR = 0x09, RTC_STATUS_A = 0x0a,
-	RTC_STATUS_B = 0x0b, RTC_STATUS_C = 0x0c, RTC_STATUS_D = 0x0d, RTC_CENTURY = 0x32,
+	RTC_SECONDS = 0x00,
+	RTC_MINUTES = 0x02,
+	RTC_HOURS = 0x04,
+	RTC_WEEKDAY = 0x06,
+	RTC_DAY = 0x07,
+	RTC_MONTH = 0x08,
+	RTC_YEAR = 0x09,
+	RTC_STATUS_A = 0x0a,
+	RTC_STATUS_B = 0x0b,
+	RTC_STATUS_C = 0x0c,
+	RTC_STATUS_D = 0x0d,
+	RTC_CENTURY = 0x32,
 };
-#define STATUS_B_24H  0x02
-#define STATUS_B_BIN  0x04   /* binary rather than BCD */
-#define STATUS_D_VRT  0x80   /* valid RAM and time */
+#define STATUS_B_24H 0x02
+#define STATUS_B_BIN 0x04 /* binary rather than BCD */
+#define STATUS_D_VRT 0x80 /* valid RAM and time */
 
 void rtc_init(struct rtc *rtc)
 {
@@ -59,15 +68,17 @@ uint8_t rtc_read(struct rtc *rtc, unsigned port)
 	if (port == 0)
 		return 0xff;
 	switch (reg) {
-	case RTC_SECONDS: case RTC_MINUTES: case RTC_HOURS: case RTC_WEEKDAY:
-	case RTC_DAY: case RTC_MONTH: case RTC_YEAR: case RTC_CENTURY:
-		return rtc_clock(rtc, reg);
-	case RTC_STATUS_C:
-		return 0; /* no interrupt flags: hutch raises no RTC interrupts */
-	case RTC_STATUS_D:
-		return STATUS_D_VRT;
-	default:
-		return rtc->cmos[reg];
+	case RTC_SECONDS:
+	case RTC_MINUTES:
+	case RTC_HOURS:
+	case RTC_WEEKDAY:
+	case RTC_DAY:
+	case RTC_MONTH:
+	case RTC_YEAR:
+	case RTC_CENTURY: return rtc_clock(rtc, reg);
+	case RTC_STATUS_C: return 0; /* no interrupt flags: hutch raises no RTC interrupts */
+	case RTC_STATUS_D: return STATUS_D_VRT;
+	default: return rtc->cmos[reg];
 	}
 }
 
@@ -83,8 +94,8 @@ void rtc_write(struct rtc *rtc, unsigned port, uint8_t val)
 	/* The clock follows the host; setting it from the guest is ignored.
 	 * The alarm registers (1, 3, 5) in between are plain storage. */
 	if (reg == RTC_SECONDS || reg == RTC_MINUTES || reg == RTC_HOURS ||
-	    (reg >= RTC_WEEKDAY && reg <= RTC_YEAR) || reg == RTC_CENTURY ||
-	    reg == RTC_STATUS_C || reg == RTC_STATUS_D)
+	    (reg >= RTC_WEEKDAY && reg <= RTC_YEAR) || reg == RTC_CENTURY || reg == RTC_STATUS_C ||
+	    reg == RTC_STATUS_D)
 		return;
 	if (reg == RTC_STATUS_A)
 		val &= 0x7f; /* UIP is read-only */

@@ -9,8 +9,8 @@
 
 struct rtc {
 	uint8_t index;
-	uint8_t cmos[128];           /* status B and the non-clock bytes are stored */
-	time_t (*now)(time_t *);     /* time(); replaceable by tests */
+	uint8_t cmos[128];	 /* status B and the non-clock bytes are stored */
+	time_t (*now)(time_t *); /* time(); replaceable by tests */
 };
 
 extern const struct bus_dev_ops rtc_bus_ops; /* ports 0x70-0x71 */

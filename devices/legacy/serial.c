@@ -5,30 +5,36 @@
 
 /* Register offsets and bits, from the National Semiconductor PC16550D data sheet. */
 enum {
-	UART_RBR_THR = 0, UART_IER = 1, UART_IIR_FCR = 2, UART_LCR = 3,
-	UART_MCR = 4, UART_LSR = 5, UART_MSR = 6, UART_SCR = 7,
+	UART_RBR_THR = 0,
+	UART_IER = 1,
+	UART_IIR_FCR = 2,
+	UART_LCR = 3,
+	UART_MCR = 4,
+	UART_LSR = 5,
+	UART_MSR = 6,
+	UART_SCR = 7,
 };
-#define IER_RDI   0x01   /* receive data available interrupt */
-#define IER_THRI  0x02   /* transmit holding register empty interrupt */
-#define IIR_NONE  0x01
-#define IIR_THRI  0x02
-#define IIR_RDI   0x04
-#define IIR_FIFO  0xc0   /* "FIFOs enabled": how Linux recognises a 16550A */
+#define IER_RDI		0x01 /* receive data available interrupt */
+#define IER_THRI	0x02 /* transmit holding register empty interrupt */
+#define IIR_NONE	0x01
+#define IIR_THRI	0x02
+#define IIR_RDI		0x04
+#define IIR_FIFO	0xc0 /* "FIFOs enabled": how Linux recognises a 16550A */
 #define FCR_FIFO_ENABLE 0x01
-#define FCR_CLEAR_RX    0x02
-#define LCR_DLAB  0x80
-#define MCR_DTR   0x01
-#define MCR_RTS   0x02
-#define MCR_OUT1  0x04
-#define MCR_OUT2  0x08
-#define MCR_LOOP  0x10
-#define LSR_DR    0x01
-#define LSR_THRE  0x20
-#define LSR_TEMT  0x40
-#define MSR_CTS   0x10
-#define MSR_DSR   0x20
-#define MSR_RI    0x40
-#define MSR_DCD   0x80
+#define FCR_CLEAR_RX	0x02
+#define LCR_DLAB	0x80
+#define MCR_DTR		0x01
+#define MCR_RTS		0x02
+#define MCR_OUT1	0x04
+#define MCR_OUT2	0x08
+#define MCR_LOOP	0x10
+#define LSR_DR		0x01
+#define LSR_THRE	0x20
+#define LSR_TEMT	0x40
+#define MSR_CTS		0x10
+#define MSR_DSR		0x20
+#define MSR_RI		0x40
+#define MSR_DCD		0x80
 
 void serial_init(struct serial *s, const struct serial_ops *ops, void *opaque)
 {
@@ -96,8 +102,10 @@ static uint8_t serial_msr(const struct serial *s)
 	if (s->mcr & MCR_LOOP) {
 		/* Loopback wires the modem outputs back to the inputs; Linux's
 		 * autoconfig checks this to find the UART. */
-		return (uint8_t)((s->mcr & MCR_RTS ? MSR_CTS : 0) | (s->mcr & MCR_DTR ? MSR_DSR : 0) |
-				 (s->mcr & MCR_OUT1 ? MSR_RI : 0) | (s->mcr & MCR_OUT2 ? MSR_DCD : 0));
+		return (uint8_t)((s->mcr & MCR_RTS ? MSR_CTS : 0) |
+				 (s->mcr & MCR_DTR ? MSR_DSR : 0) |
+				 (s->mcr & MCR_OUT1 ? MSR_RI : 0) |
+				 (s->mcr & MCR_OUT2 ? MSR_DCD : 0));
 	}
 	return MSR_DCD | MSR_DSR | MSR_CTS;
 }
@@ -116,25 +124,20 @@ static uint8_t serial_read_locked(struct serial *s, unsigned reg)
 		s->rx_head = (s->rx_head + 1) % SERIAL_RX_FIFO;
 		s->rx_count--;
 		return val;
-	case UART_IER:
-		return (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
+	case UART_IER: return (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
 	case UART_IIR_FCR:
 		val = serial_iir(s);
 		/* Reading IIR while it reports THRE clears that source. */
 		if ((val & 0x0f) == IIR_THRI)
 			s->thr_empty_irq = false;
 		return val;
-	case UART_LCR:
-		return s->lcr;
-	case UART_MCR:
-		return s->mcr;
+	case UART_LCR: return s->lcr;
+	case UART_MCR: return s->mcr;
 	case UART_LSR:
 		/* The transmitter is instantaneous: always empty. */
 		return LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0);
-	case UART_MSR:
-		return serial_msr(s);
-	default:
-		return s->scr;
+	case UART_MSR: return serial_msr(s);
+	default: return s->scr;
 	}
 }
 
@@ -172,17 +175,10 @@ static void serial_write_locked(struct serial *s, unsigned reg, uint8_t val)
 			s->rx_head = s->rx_count = 0;
 		s->fcr = val & 0xc9;
 		break;
-	case UART_LCR:
-		s->lcr = val;
-		break;
-	case UART_MCR:
-		s->mcr = val & 0x1f;
-		break;
-	case UART_SCR:
-		s->scr = val;
-		break;
-	default: /* LSR and MSR are read-only */
-		break;
+	case UART_LCR: s->lcr = val; break;
+	case UART_MCR: s->mcr = val & 0x1f; break;
+	case UART_SCR: s->scr = val; break;
+	default: /* LSR and MSR are read-only */ break;
 	}
 }
 

@@ -17,98 +17,98 @@
  * between tables are patched in at the end, then all checksums are set.
  */
 
-#define OEM_ID		"HUTCH "	/* 6 bytes */
-#define OEM_TABLE_ID	"HUTCHVM "	/* 8 bytes */
-#define CREATOR_ID	"HTCH"		/* 4 bytes */
-#define HYPERVISOR_ID	"HUTCHVM "	/* 8 bytes, FADT Hypervisor Vendor Identity */
+#define OEM_ID	      "HUTCH "	 /* 6 bytes */
+#define OEM_TABLE_ID  "HUTCHVM " /* 8 bytes */
+#define CREATOR_ID    "HTCH"	 /* 4 bytes */
+#define HYPERVISOR_ID "HUTCHVM " /* 8 bytes, FADT Hypervisor Vendor Identity */
 
 /* ACPI 6.4 §5.2.5.3: RSDP structure, revision 2 (ACPI 2.0+) */
-#define RSDP_LEN		36
-#define RSDP_V1_LEN		20	/* "checksum" covers the first 20 bytes */
-#define RSDP_CHECKSUM		8
-#define RSDP_OEMID		9
-#define RSDP_REVISION		15
-#define RSDP_LENGTH		20
-#define RSDP_XSDT		24
-#define RSDP_EXT_CHECKSUM	32
+#define RSDP_LEN	  36
+#define RSDP_V1_LEN	  20 /* "checksum" covers the first 20 bytes */
+#define RSDP_CHECKSUM	  8
+#define RSDP_OEMID	  9
+#define RSDP_REVISION	  15
+#define RSDP_LENGTH	  20
+#define RSDP_XSDT	  24
+#define RSDP_EXT_CHECKSUM 32
 
 /* ACPI 6.4 §5.2.6: system description table header */
-#define HDR_LEN		36
-#define HDR_LENGTH	4
-#define HDR_CHECKSUM	9
+#define HDR_LEN	     36
+#define HDR_LENGTH   4
+#define HDR_CHECKSUM 9
 
 /* ACPI 6.4 §5.2.8: XSDT; entries are 64-bit table addresses */
-#define XSDT_ENTRIES	2	/* FADT, MADT */
+#define XSDT_ENTRIES 2 /* FADT, MADT */
 
 /* ACPI 6.4 §5.2.9, Table 5.9: FADT revision 6 field offsets */
-#define FADT_LEN		276
-#define FADT_REVISION		6
-#define FADT_MINOR		4	/* ACPI 6.4 */
-#define FADT_DSDT		40
-#define FADT_IAPC_BOOT_ARCH	109
-#define FADT_FLAGS		112
-#define FADT_RESET_REG		116
-#define FADT_RESET_VALUE	128
-#define FADT_MINOR_VERSION	131
-#define FADT_X_DSDT		140
-#define FADT_SLEEP_CONTROL	244
-#define FADT_SLEEP_STATUS	256
-#define FADT_HYPERVISOR_ID	268
+#define FADT_LEN	    276
+#define FADT_REVISION	    6
+#define FADT_MINOR	    4 /* ACPI 6.4 */
+#define FADT_DSDT	    40
+#define FADT_IAPC_BOOT_ARCH 109
+#define FADT_FLAGS	    112
+#define FADT_RESET_REG	    116
+#define FADT_RESET_VALUE    128
+#define FADT_MINOR_VERSION  131
+#define FADT_X_DSDT	    140
+#define FADT_SLEEP_CONTROL  244
+#define FADT_SLEEP_STATUS   256
+#define FADT_HYPERVISOR_ID  268
 
 /* ACPI 6.4 §5.2.9.3, Table 5.11: IA-PC boot architecture flags */
-#define IAPC_VGA_NOT_PRESENT	(1u << 2)
+#define IAPC_VGA_NOT_PRESENT (1u << 2)
 /* ACPI 6.4 §5.2.9, Table 5.10: fixed feature flags */
-#define FADT_F_RESET_REG_SUP	(1u << 10)
-#define FADT_F_HW_REDUCED_ACPI	(1u << 20)
+#define FADT_F_RESET_REG_SUP   (1u << 10)
+#define FADT_F_HW_REDUCED_ACPI (1u << 20)
 
 /* ACPI 6.4 §5.2.3.2, Table 5.1: Generic Address Structure */
-#define GAS_LEN			12
-#define GAS_SYSTEM_IO		1
-#define GAS_ACCESS_BYTE		1
+#define GAS_LEN		12
+#define GAS_SYSTEM_IO	1
+#define GAS_ACCESS_BYTE 1
 
 /* ACPI 6.4 §5.2.12: MADT */
-#define MADT_REVISION		5
-#define MADT_LAPIC_ADDR		36
-#define MADT_FLAGS		40
-#define MADT_PCAT_COMPAT	(1u << 0)
-#define MADT_LAPIC		0	/* §5.2.12.2: Processor Local APIC */
-#define MADT_LAPIC_LEN		8
-#define MADT_LAPIC_ENABLED	(1u << 0)
-#define MADT_IOAPIC		1	/* §5.2.12.3: I/O APIC */
-#define MADT_IOAPIC_LEN		12
-#define MADT_ISO		2	/* §5.2.12.5: Interrupt Source Override */
-#define MADT_ISO_LEN		10
-#define MADT_LAPIC_NMI		4	/* §5.2.12.7: Local APIC NMI */
-#define MADT_LAPIC_NMI_LEN	6
-#define MADT_ALL_PROCESSORS	0xff
+#define MADT_REVISION	    5
+#define MADT_LAPIC_ADDR	    36
+#define MADT_FLAGS	    40
+#define MADT_PCAT_COMPAT    (1u << 0)
+#define MADT_LAPIC	    0 /* §5.2.12.2: Processor Local APIC */
+#define MADT_LAPIC_LEN	    8
+#define MADT_LAPIC_ENABLED  (1u << 0)
+#define MADT_IOAPIC	    1 /* §5.2.12.3: I/O APIC */
+#define MADT_IOAPIC_LEN	    12
+#define MADT_ISO	    2 /* §5.2.12.5: Interrupt Source Override */
+#define MADT_ISO_LEN	    10
+#define MADT_LAPIC_NMI	    4 /* §5.2.12.7: Local APIC NMI */
+#define MADT_LAPIC_NMI_LEN  6
+#define MADT_ALL_PROCESSORS 0xff
 
-#define DSDT_REVISION		2	/* §5.2.11.1: >= 2 means 64-bit AML integers */
+#define DSDT_REVISION 2 /* §5.2.11.1: >= 2 means 64-bit AML integers */
 
 /* ACPI 6.4 §20.3: AML opcodes */
-#define AML_ZERO_OP	0x00
-#define AML_ONE_OP	0x01
-#define AML_NAME_OP	0x08
-#define AML_BYTE_PFX	0x0a
-#define AML_WORD_PFX	0x0b
-#define AML_DWORD_PFX	0x0c
-#define AML_STRING_PFX	0x0d
-#define AML_QWORD_PFX	0x0e
-#define AML_SCOPE_OP	0x10
-#define AML_BUFFER_OP	0x11
-#define AML_PACKAGE_OP	0x12
-#define AML_METHOD_OP	0x14
-#define AML_ROOT_CHAR	0x5c
-#define AML_EXT_PFX	0x5b
-#define AML_DEVICE_OP	0x82	/* after AML_EXT_PFX */
-#define AML_RETURN_OP	0xa4
+#define AML_ZERO_OP    0x00
+#define AML_ONE_OP     0x01
+#define AML_NAME_OP    0x08
+#define AML_BYTE_PFX   0x0a
+#define AML_WORD_PFX   0x0b
+#define AML_DWORD_PFX  0x0c
+#define AML_STRING_PFX 0x0d
+#define AML_QWORD_PFX  0x0e
+#define AML_SCOPE_OP   0x10
+#define AML_BUFFER_OP  0x11
+#define AML_PACKAGE_OP 0x12
+#define AML_METHOD_OP  0x14
+#define AML_ROOT_CHAR  0x5c
+#define AML_EXT_PFX    0x5b
+#define AML_DEVICE_OP  0x82 /* after AML_EXT_PFX */
+#define AML_RETURN_OP  0xa4
 
 /* ACPI 6.4 §6.4.2: small resource descriptors */
-#define RES_IRQ_NOFLAGS	0x22	/* §6.4.2.1: IRQ, 2-byte form */
-#define RES_IO		0x47	/* §6.4.2.5: I/O port, 8 bytes */
-#define RES_IO_DECODE16	0x01
-#define RES_END_TAG	0x79	/* §6.4.2.9: end tag, 2 bytes */
+#define RES_IRQ_NOFLAGS 0x22 /* §6.4.2.1: IRQ, 2-byte form */
+#define RES_IO		0x47 /* §6.4.2.5: I/O port, 8 bytes */
+#define RES_IO_DECODE16 0x01
+#define RES_END_TAG	0x79 /* §6.4.2.9: end tag, 2 bytes */
 
-#define COM1_LEN	8	/* 16550 register block */
+#define COM1_LEN 8 /* 16550 register block */
 
 struct out {
 	uint8_t *buf;
@@ -186,8 +186,8 @@ static uint8_t checksum(const uint8_t *p, size_t n)
 static void gas_io8(uint8_t *p, uint16_t port)
 {
 	p[0] = GAS_SYSTEM_IO;
-	p[1] = 8;		/* register bit width */
-	p[2] = 0;		/* register bit offset */
+	p[1] = 8; /* register bit width */
+	p[2] = 0; /* register bit offset */
 	p[3] = GAS_ACCESS_BYTE;
 	le64(p + 4, port);
 }
@@ -205,16 +205,16 @@ static uint8_t *table_begin(struct out *o, const char sig[4], size_t len, uint8_
 	t[8] = rev;
 	memcpy(t + 10, OEM_ID, 6);
 	memcpy(t + 16, OEM_TABLE_ID, 8);
-	le32(t + 24, 1);		/* OEM revision */
+	le32(t + 24, 1); /* OEM revision */
 	memcpy(t + 28, CREATOR_ID, 4);
-	le32(t + 32, 1);		/* creator revision */
+	le32(t + 32, 1); /* creator revision */
 	return t;
 }
 
 static void table_checksum(uint8_t *t)
 {
-	uint32_t len = (uint32_t)t[4] | (uint32_t)t[5] << 8 |
-		       (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
+	uint32_t len =
+		(uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
 
 	t[HDR_CHECKSUM] = 0;
 	t[HDR_CHECKSUM] = checksum(t, len);
@@ -235,8 +235,8 @@ static void build_fadt(uint8_t *t, const struct acpi_config *cfg)
 
 static size_t madt_len(unsigned ncpus)
 {
-	return HDR_LEN + 8 + ncpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN +
-	       MADT_ISO_LEN + MADT_LAPIC_NMI_LEN;
+	return HDR_LEN + 8 + ncpus * MADT_LAPIC_LEN + MADT_IOAPIC_LEN + MADT_ISO_LEN +
+	       MADT_LAPIC_NMI_LEN;
 }
 
 static void build_madt(uint8_t *t, const struct acpi_config *cfg)
@@ -249,30 +249,30 @@ static void build_madt(uint8_t *t, const struct acpi_config *cfg)
 	for (i = 0; i < cfg->ncpus; i++, p += MADT_LAPIC_LEN) {
 		p[0] = MADT_LAPIC;
 		p[1] = MADT_LAPIC_LEN;
-		p[2] = (uint8_t)i;	/* ACPI processor UID */
-		p[3] = (uint8_t)i;	/* APIC ID */
+		p[2] = (uint8_t)i; /* ACPI processor UID */
+		p[3] = (uint8_t)i; /* APIC ID */
 		le32(p + 4, MADT_LAPIC_ENABLED);
 	}
 	p[0] = MADT_IOAPIC;
 	p[1] = MADT_IOAPIC_LEN;
-	p[2] = 0;			/* I/O APIC ID */
+	p[2] = 0; /* I/O APIC ID */
 	le32(p + 4, cfg->ioapic_addr);
-	le32(p + 8, 0);			/* global system interrupt base */
+	le32(p + 8, 0); /* global system interrupt base */
 	p += MADT_IOAPIC_LEN;
 	/* ISA IRQ 0 (PIT) is wired to I/O APIC pin 2; flags 0: conforms to bus */
 	p[0] = MADT_ISO;
 	p[1] = MADT_ISO_LEN;
-	p[2] = 0;			/* bus: ISA */
-	p[3] = 0;			/* source: IRQ 0 */
-	le32(p + 4, 2);			/* GSI 2 */
+	p[2] = 0;	/* bus: ISA */
+	p[3] = 0;	/* source: IRQ 0 */
+	le32(p + 4, 2); /* GSI 2 */
 	le16(p + 8, 0);
 	p += MADT_ISO_LEN;
 	/* NMI is delivered through LINT1 on every processor */
 	p[0] = MADT_LAPIC_NMI;
 	p[1] = MADT_LAPIC_NMI_LEN;
 	p[2] = MADT_ALL_PROCESSORS;
-	le16(p + 3, 0);			/* flags: conforms to bus */
-	p[5] = 1;			/* LINT1 */
+	le16(p + 3, 0); /* flags: conforms to bus */
+	p[5] = 1;	/* LINT1 */
 }
 
 /* ---- AML (ACPI 6.4 §20) ---- */
@@ -386,7 +386,7 @@ static void aml_package(struct out *o, const uint64_t *vals, uint8_t n)
 
 	emit8(o, AML_PACKAGE_OP);
 	start = aml_begin(o);
-	emit8(o, n);			/* NumElements */
+	emit8(o, n); /* NumElements */
 	for (i = 0; i < n; i++)
 		aml_integer(o, vals[i]);
 	aml_end(o, start);
@@ -399,7 +399,7 @@ static void aml_buffer(struct out *o, const uint8_t *data, size_t n)
 
 	emit8(o, AML_BUFFER_OP);
 	start = aml_begin(o);
-	aml_integer(o, n);		/* BufferSize */
+	aml_integer(o, n); /* BufferSize */
 	emit(o, data, n);
 	aml_end(o, start);
 }
@@ -436,7 +436,7 @@ static void aml_method_return(struct out *o, const char *seg, uint64_t v)
 	emit8(o, AML_METHOD_OP);
 	start = aml_begin(o);
 	aml_nameseg(o, seg);
-	emit8(o, 0);			/* MethodFlags: 0 args, not serialized */
+	emit8(o, 0); /* MethodFlags: 0 args, not serialized */
 	emit8(o, AML_RETURN_OP);
 	aml_integer(o, v);
 	aml_end(o, start);
@@ -447,10 +447,10 @@ static size_t res_io(uint8_t *r, uint16_t port, uint8_t len)
 {
 	r[0] = RES_IO;
 	r[1] = RES_IO_DECODE16;
-	le16(r + 2, port);		/* range minimum base */
-	le16(r + 4, port);		/* range maximum base */
-	r[6] = 1;			/* base alignment */
-	r[7] = len;			/* range length */
+	le16(r + 2, port); /* range minimum base */
+	le16(r + 4, port); /* range maximum base */
+	r[6] = 1;	   /* base alignment */
+	r[7] = len;	   /* range length */
 	return 8;
 }
 
@@ -479,7 +479,7 @@ static void aml_pvpanic(struct out *o, uint16_t port)
 	start = aml_device(o, "PEVT");
 	aml_name(o, "_HID");
 	aml_string(o, "QEMU0001");
-	aml_method_return(o, "_STA", 0x0f);	/* §6.3.7: present, enabled, shown, functioning */
+	aml_method_return(o, "_STA", 0x0f); /* §6.3.7: present, enabled, shown, functioning */
 	n = res_io(crs, port, 1);
 	n += res_end(crs + n);
 	aml_name(o, "_CRS");
@@ -534,7 +534,7 @@ static void build_rsdp(uint8_t *r, uint64_t xsdt_gpa)
 	memcpy(r + RSDP_OEMID, OEM_ID, 6);
 	r[RSDP_REVISION] = 2;
 	le32(r + RSDP_LENGTH, RSDP_LEN);
-	le64(r + RSDP_XSDT, xsdt_gpa);	/* RsdtAddress stays 0: XSDT only */
+	le64(r + RSDP_XSDT, xsdt_gpa); /* RsdtAddress stays 0: XSDT only */
 	r[RSDP_CHECKSUM] = checksum(r, RSDP_V1_LEN);
 	r[RSDP_EXT_CHECKSUM] = checksum(r, RSDP_LEN);
 }
@@ -563,7 +563,7 @@ long acpi_build(void *buf, size_t size, uint64_t gpa, const struct acpi_config *
 	build_fadt(fadt, cfg);
 	build_madt(madt, cfg);
 	dsdt_gpa = gpa + (uint64_t)(dsdt - o.buf);
-	if (dsdt_gpa <= 0xffffffffu)	/* §5.2.9: DSDT is a 0-4 GiB address */
+	if (dsdt_gpa <= 0xffffffffu) /* §5.2.9: DSDT is a 0-4 GiB address */
 		le32(fadt + FADT_DSDT, (uint32_t)dsdt_gpa);
 	le64(fadt + FADT_X_DSDT, dsdt_gpa);
 	le64(xsdt + HDR_LEN, gpa + (uint64_t)(fadt - o.buf));

@@ -6,14 +6,14 @@
 #include <stdint.h>
 
 struct acpi_config {
-	unsigned ncpus;          /* local APIC IDs 0..ncpus-1 */
-	uint32_t ioapic_addr;    /* 0xfec00000 */
-	uint32_t lapic_addr;     /* 0xfee00000 */
+	unsigned ncpus;		 /* local APIC IDs 0..ncpus-1 */
+	uint32_t ioapic_addr;	 /* 0xfec00000 */
+	uint32_t lapic_addr;	 /* 0xfee00000 */
 	uint16_t sleep_ctl_port; /* FADT SLEEP_CONTROL_REG, 8-bit System I/O */
 	uint16_t sleep_sts_port; /* FADT SLEEP_STATUS_REG, 8-bit System I/O */
-	uint16_t reset_port;     /* FADT RESET_REG, 8-bit System I/O */
+	uint16_t reset_port;	 /* FADT RESET_REG, 8-bit System I/O */
 	uint8_t reset_value;
-	uint16_t pvpanic_port;   /* DSDT device QEMU0001, one I/O port */
+	uint16_t pvpanic_port; /* DSDT device QEMU0001, one I/O port */
 };
 
 /* The value the DSDT's \_S5 package gives as SLP_TYP: the guest writes

@@ -30,24 +30,30 @@ const char *boot_strerror(int err)
 	return boot_errors[err];
 }
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+static uint32_t get32(const uint8_t *p)
+{
+	return get16(p) | (uint32_t)get16(p + 2) << 16;
+}
 
 /* boot.rst: offsets of the setup header fields hutch reads. */
-#define HDR_SETUP_SECTS   0x1f1
-#define HDR_SYSSIZE       0x1f4
-#define HDR_BOOT_FLAG     0x1fe   /* 0xaa55 */
-#define HDR_JUMP          0x200   /* its second byte + 0x202 = end of header */
-#define HDR_MAGIC         0x202   /* "HdrS" */
-#define HDR_VERSION       0x206
-#define HDR_INITRD_MAX    0x22c
-#define HDR_KERNEL_ALIGN  0x230
-#define HDR_RELOCATABLE   0x234
-#define HDR_XLOADFLAGS    0x236
-#define HDR_CMDLINE_SIZE  0x238
-#define HDR_PREF_ADDRESS  0x258
-#define HDR_INIT_SIZE     0x260
-#define HDR_MIN_LEN       0x268   /* through init_size */
+#define HDR_SETUP_SECTS	 0x1f1
+#define HDR_SYSSIZE	 0x1f4
+#define HDR_BOOT_FLAG	 0x1fe /* 0xaa55 */
+#define HDR_JUMP	 0x200 /* its second byte + 0x202 = end of header */
+#define HDR_MAGIC	 0x202 /* "HdrS" */
+#define HDR_VERSION	 0x206
+#define HDR_INITRD_MAX	 0x22c
+#define HDR_KERNEL_ALIGN 0x230
+#define HDR_RELOCATABLE	 0x234
+#define HDR_XLOADFLAGS	 0x236
+#define HDR_CMDLINE_SIZE 0x238
+#define HDR_PREF_ADDRESS 0x258
+#define HDR_INIT_SIZE	 0x260
+#define HDR_MIN_LEN	 0x268 /* through init_size */
 
 int boot_parse_bzimage(const uint8_t *img, size_t len, struct bzimage_info *info)
 {
@@ -56,8 +62,9 @@ int boot_parse_bzimage(const uint8_t *img, size_t len, struct bzimage_info *info
 
 	memset(info, 0, sizeof(*info));
 	if (len < HDR_MIN_LEN)
-		return len >= HDR_MAGIC + 4 && get32(img + HDR_MAGIC) == 0x53726448 ?
-		       BOOT_E_TRUNCATED : BOOT_E_FORMAT;
+		return len >= HDR_MAGIC + 4 && get32(img + HDR_MAGIC) == 0x53726448
+			       ? BOOT_E_TRUNCATED
+			       : BOOT_E_FORMAT;
 	if (get16(img + HDR_BOOT_FLAG) != 0xaa55 || get32(img + HDR_MAGIC) != 0x53726448)
 		return BOOT_E_FORMAT;
 	info->version = get16(img + HDR_VERSION);
@@ -110,8 +117,8 @@ static bool pvh_find_note(const uint8_t *notes, size_t len, uint32_t *entry)
 		desc_len = ((size_t)nh.n_descsz + 3) & ~(size_t)3;
 		if (name_len > len - pos || desc_len > len - pos - name_len)
 			return false;
-		if (nh.n_type == 18 && nh.n_namesz == 4 &&
-		    memcmp(notes + pos, "Xen", 4) == 0 && nh.n_descsz >= 4) {
+		if (nh.n_type == 18 && nh.n_namesz == 4 && memcmp(notes + pos, "Xen", 4) == 0 &&
+		    nh.n_descsz >= 4) {
 			*entry = get32(notes + pos + name_len);
 			return true;
 		}
@@ -122,8 +129,8 @@ static bool pvh_find_note(const uint8_t *notes, size_t len, uint32_t *entry)
 
 static int pvh_add_segment(struct pvh_info *info, const Elf64_Phdr *ph, size_t len)
 {
-	if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset ||
-	    ph->p_filesz > ph->p_memsz || ph->p_paddr + ph->p_memsz < ph->p_paddr)
+	if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset || ph->p_filesz > ph->p_memsz ||
+	    ph->p_paddr + ph->p_memsz < ph->p_paddr)
 		return BOOT_E_ELF_PHDR;
 	if (info->nsegments == PVH_MAX_SEGMENTS)
 		return BOOT_E_ELF_PHDR;
@@ -193,7 +200,8 @@ unsigned boot_e820_map(const struct gmem *mem, struct boot_e820 *map, unsigned m
 	if (n < max)
 		map[n++] = (struct boot_e820){ 0, X86_LOW_RAM_END, 1 };
 	if (n < max)
-		map[n++] = (struct boot_e820){ X86_EBDA_START, X86_HIGH_MEM_START - X86_EBDA_START, 2 };
+		map[n++] = (struct boot_e820){ X86_EBDA_START, X86_HIGH_MEM_START - X86_EBDA_START,
+					       2 };
 	for (unsigned i = 0; i < mem->nregions && n < max; i++) {
 		const struct gmem_region *r = &mem->regions[i];
 
@@ -245,8 +253,8 @@ static int write_page_tables(const struct gmem *mem)
 }
 
 /* Puts the initrd as high as allowed, page aligned, above the kernel. */
-static int place_initrd(const struct gmem *mem, const struct boot_request *req,
-			uint64_t max_addr, uint64_t kernel_end, uint64_t *addr)
+static int place_initrd(const struct gmem *mem, const struct boot_request *req, uint64_t max_addr,
+			uint64_t kernel_end, uint64_t *addr)
 {
 	uint64_t top = low_ram_end(mem);
 
@@ -316,7 +324,7 @@ static int load_bzimage(const struct gmem *mem, const struct boot_request *req,
 	if (hdr_len > sizeof(bp.hdr))
 		hdr_len = sizeof(bp.hdr);
 	memcpy(&bp.hdr, req->kernel + HDR_SETUP_SECTS, hdr_len);
-	bp.hdr.type_of_loader = 0xff;  /* undefined boot loader */
+	bp.hdr.type_of_loader = 0xff; /* undefined boot loader */
 	bp.hdr.loadflags |= KEEP_SEGMENTS;
 	bp.hdr.loadflags &= (uint8_t)~QUIET_FLAG;
 	bp.hdr.cmd_line_ptr = (uint32_t)X86_CMDLINE_ADDR;
@@ -383,7 +391,8 @@ static int write_pvh_info(const struct gmem *mem, const struct boot_request *req
 		page.module.size = req->initrd_len;
 	}
 	for (unsigned i = 0; i < n; i++)
-		page.memmap[i] = (struct pvh_memmap_entry){ map[i].addr, map[i].size, map[i].type, 0 };
+		page.memmap[i] =
+			(struct pvh_memmap_entry){ map[i].addr, map[i].size, map[i].type, 0 };
 	return gmem_write(mem, X86_PVH_INFO_ADDR, &page, sizeof(page));
 }
 

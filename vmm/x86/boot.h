@@ -10,16 +10,16 @@
 /* Why a kernel or its load was refused; see boot_strerror(). */
 enum boot_err {
 	BOOT_OK = 0,
-	BOOT_E_TRUNCATED = 1,      /* shorter than its own headers say */
-	BOOT_E_FORMAT,             /* neither a bzImage nor an ELF vmlinux */
-	BOOT_E_PROTOCOL_OLD,       /* boot protocol older than 2.12 */
-	BOOT_E_NOT_64BIT,          /* bzImage without a 64-bit entry point */
-	BOOT_E_ELF_CLASS,          /* ELF that is not x86-64 */
-	BOOT_E_ELF_PHDR,           /* bad program headers */
-	BOOT_E_NO_PVH,             /* ELF without a PVH entry note */
-	BOOT_E_NO_ROOM,            /* kernel does not fit in guest RAM */
-	BOOT_E_INITRD_NO_ROOM,     /* initrd does not fit below its limit */
-	BOOT_E_CMDLINE_TOO_LONG,   /* longer than the kernel accepts */
+	BOOT_E_TRUNCATED = 1,	 /* shorter than its own headers say */
+	BOOT_E_FORMAT,		 /* neither a bzImage nor an ELF vmlinux */
+	BOOT_E_PROTOCOL_OLD,	 /* boot protocol older than 2.12 */
+	BOOT_E_NOT_64BIT,	 /* bzImage without a 64-bit entry point */
+	BOOT_E_ELF_CLASS,	 /* ELF that is not x86-64 */
+	BOOT_E_ELF_PHDR,	 /* bad program headers */
+	BOOT_E_NO_PVH,		 /* ELF without a PVH entry note */
+	BOOT_E_NO_ROOM,		 /* kernel does not fit in guest RAM */
+	BOOT_E_INITRD_NO_ROOM,	 /* initrd does not fit below its limit */
+	BOOT_E_CMDLINE_TOO_LONG, /* longer than the kernel accepts */
 	BOOT_E__COUNT
 };
 
@@ -27,14 +27,14 @@ const char *boot_strerror(int err);
 
 /* What hutch needs from a bzImage's setup header (boot.rst). */
 struct bzimage_info {
-	uint16_t version;          /* boot protocol, e.g. 0x020f */
-	size_t setup_size;         /* bytes of real-mode setup code, incl. boot sector */
-	size_t kernel_size;        /* bytes of protected-mode kernel after it */
-	uint64_t load_addr;        /* where the protected-mode kernel goes */
-	uint32_t init_size;        /* memory the kernel needs from load_addr while it starts */
-	uint32_t initrd_addr_max;  /* highest address the initrd may occupy */
-	uint32_t cmdline_size;     /* longest command line, without the NUL */
-	size_t header_end;         /* file offset where the setup header ends */
+	uint16_t version;	  /* boot protocol, e.g. 0x020f */
+	size_t setup_size;	  /* bytes of real-mode setup code, incl. boot sector */
+	size_t kernel_size;	  /* bytes of protected-mode kernel after it */
+	uint64_t load_addr;	  /* where the protected-mode kernel goes */
+	uint32_t init_size;	  /* memory the kernel needs from load_addr while it starts */
+	uint32_t initrd_addr_max; /* highest address the initrd may occupy */
+	uint32_t cmdline_size;	  /* longest command line, without the NUL */
+	size_t header_end;	  /* file offset where the setup header ends */
 };
 
 int boot_parse_bzimage(const uint8_t *img, size_t len, struct bzimage_info *info)
@@ -43,12 +43,12 @@ int boot_parse_bzimage(const uint8_t *img, size_t len, struct bzimage_info *info
 /* What hutch needs from an ELF vmlinux with a PVH note. */
 #define PVH_MAX_SEGMENTS 16
 struct pvh_info {
-	uint32_t entry;            /* XEN_ELFNOTE_PHYS32_ENTRY: 32-bit physical entry */
+	uint32_t entry; /* XEN_ELFNOTE_PHYS32_ENTRY: 32-bit physical entry */
 	unsigned nsegments;
 	struct {
 		uint64_t paddr, offset, filesz, memsz;
 	} segments[PVH_MAX_SEGMENTS];
-	uint64_t kernel_end;       /* highest paddr + memsz of any segment */
+	uint64_t kernel_end; /* highest paddr + memsz of any segment */
 };
 
 int boot_parse_pvh_elf(const uint8_t *img, size_t len, struct pvh_info *info)
@@ -67,22 +67,22 @@ unsigned boot_e820_map(const struct gmem *mem, struct boot_e820 *map, unsigned m
 
 /* How the first vCPU must start. */
 enum boot_entry_mode {
-	BOOT_ENTRY_LONG64,         /* 64-bit mode, identity paging, rsi = boot_params */
-	BOOT_ENTRY_PVH32,          /* 32-bit protected mode, no paging, ebx = start_info */
+	BOOT_ENTRY_LONG64, /* 64-bit mode, identity paging, rsi = boot_params */
+	BOOT_ENTRY_PVH32,  /* 32-bit protected mode, no paging, ebx = start_info */
 };
 
 struct boot_entry {
 	enum boot_entry_mode mode;
 	uint64_t rip;
-	uint64_t arg;              /* rsi (bzImage) or ebx (PVH) */
+	uint64_t arg; /* rsi (bzImage) or ebx (PVH) */
 };
 
 struct boot_request {
 	const uint8_t *kernel;
 	size_t kernel_len;
-	const uint8_t *initrd;     /* may be NULL */
+	const uint8_t *initrd; /* may be NULL */
 	size_t initrd_len;
-	const char *cmdline;       /* not NULL */
+	const char *cmdline; /* not NULL */
 	uint64_t rsdp_addr;
 };
 
@@ -96,9 +96,9 @@ int boot_load(const struct gmem *mem, const struct boot_request *req, struct boo
 	__attribute__((warn_unused_result));
 
 /* GDT selectors the loader sets up (boot.rst: __BOOT_CS 0x10, __BOOT_DS 0x18). */
-#define BOOT_GDT_CS64 0x10
-#define BOOT_GDT_DS   0x18
-#define BOOT_GDT_CS32 0x20
+#define BOOT_GDT_CS64	 0x10
+#define BOOT_GDT_DS	 0x18
+#define BOOT_GDT_CS32	 0x20
 #define BOOT_GDT_ENTRIES 5
 
 #endif

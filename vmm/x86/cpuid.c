@@ -3,12 +3,12 @@
 
 #include <stdint.h>
 
-#define CPUID_1_ECX_HYPERVISOR   (1u << 31)
-#define CPUID_1_EDX_HTT          (1u << 28)
+#define CPUID_1_ECX_HYPERVISOR	   (1u << 31)
+#define CPUID_1_EDX_HTT		   (1u << 28)
 #define CPUID_80000001_ECX_TOPOEXT (1u << 22)
 
 /* Extended topology levels (SDM vol. 2, CPUID leaf 0Bh). */
-#define TOPO_LEVEL_SMT  1
+#define TOPO_LEVEL_SMT	1
 #define TOPO_LEVEL_CORE 2
 
 static unsigned order_base_2(unsigned n)
@@ -61,19 +61,17 @@ void x86_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned id, unsigned ncpus)
 			e->eax = (e->eax & 0x3ff) | ((ncpus - 1) << 26);
 			break;
 		case 0xb:
-		case 0x1f:
-			patch_ext_topology(e, id, ncpus);
-			break;
+		case 0x1f: patch_ext_topology(e, id, ncpus); break;
 		case 0x80000001:
 			/* AMD's 8000001Eh topology would contradict leaf 0Bh; hide it. */
 			e->ecx &= ~CPUID_80000001_ECX_TOPOEXT;
 			break;
 		case 0x80000008:
 			/* ECX[15:12] APIC ID size, ECX[7:0] cores per package - 1 (AMD). */
-			e->ecx = (e->ecx & ~0xf0ffu) | (order_base_2(ncpus) << 12) | ((ncpus - 1) & 0xff);
+			e->ecx = (e->ecx & ~0xf0ffu) | (order_base_2(ncpus) << 12) |
+				 ((ncpus - 1) & 0xff);
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 }

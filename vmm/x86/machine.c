@@ -18,9 +18,7 @@ static void machine_power_event(void *opaque, enum power_event event)
 	struct machine *m = opaque;
 
 	switch (event) {
-	case POWER_EVENT_OFF:
-		vm_request_stop(&m->vm, VM_EXIT_OK);
-		break;
+	case POWER_EVENT_OFF: vm_request_stop(&m->vm, VM_EXIT_OK); break;
 	case POWER_EVENT_RESET:
 		/* A VM restart can come later; for now a reboot ends hutch. */
 		vm_request_stop(&m->vm, VM_EXIT_OK);
@@ -92,10 +90,18 @@ static int vcpu_set_cpuid(struct vm *vm, struct vcpu *vcpu)
 
 static int vcpu_set_msrs(struct vcpu *vcpu)
 {
-	static const struct { uint32_t index; uint64_t value; } init[] = {
-		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
-		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 }, { MSR_CSTAR, 0 },
-		{ MSR_KERNEL_GS_BASE, 0 }, { MSR_SYSCALL_MASK, 0 }, { MSR_LSTAR, 0 },
+	static const struct {
+		uint32_t index;
+		uint64_t value;
+	} init[] = {
+		{ MSR_IA32_SYSENTER_CS, 0 },
+		{ MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 },
+		{ MSR_STAR, 0 },
+		{ MSR_CSTAR, 0 },
+		{ MSR_KERNEL_GS_BASE, 0 },
+		{ MSR_SYSCALL_MASK, 0 },
+		{ MSR_LSTAR, 0 },
 		{ MSR_IA32_MISC_ENABLE, MSR_IA32_MISC_ENABLE_FAST_STRING },
 		/* MTRRs enabled, default type write-back: RAM is cacheable. */
 		{ MSR_MTRRdefType, (1u << 11) | 6 },
@@ -140,8 +146,16 @@ static int vcpu_set_fpu(struct vcpu *vcpu)
 static struct kvm_segment flat_segment(uint16_t selector, uint8_t type, bool l, bool db)
 {
 	return (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = selector, .type = type,
-		.present = 1, .dpl = 0, .db = db, .s = 1, .l = l, .g = 1,
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = selector,
+		.type = type,
+		.present = 1,
+		.dpl = 0,
+		.db = db,
+		.s = 1,
+		.l = l,
+		.g = 1,
 	};
 }
 
@@ -162,13 +176,13 @@ static int vcpu_set_boot_regs(struct vcpu *vcpu, const struct boot_entry *entry)
 	sregs.gdt.limit = BOOT_GDT_ENTRIES * 8 - 1;
 	sregs.tr = (struct kvm_segment){ .limit = 0x67, .type = 0xb, .present = 1 };
 	if (long64) {
-		sregs.cr0 = 0x80000011;        /* PG, ET, PE */
+		sregs.cr0 = 0x80000011; /* PG, ET, PE */
 		sregs.cr3 = X86_PML4_ADDR;
-		sregs.cr4 = 0x20;              /* PAE */
-		sregs.efer = 0x500;            /* LMA, LME */
+		sregs.cr4 = 0x20;   /* PAE */
+		sregs.efer = 0x500; /* LMA, LME */
 		regs.rsi = entry->arg;
 	} else {
-		sregs.cr0 = 0x11;              /* ET, PE: no paging */
+		sregs.cr0 = 0x11; /* ET, PE: no paging */
 		sregs.cr4 = 0;
 		sregs.efer = 0;
 		regs.rbx = entry->arg;
