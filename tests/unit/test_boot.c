@@ -666,74 +666,68 @@ static void test_bz_parse_fields(void **state)
 	free(img);
 }
 
+/* Builds the image o describes and parses it, which must succeed. */
+static void parse_ok(const struct bz_opts *o, struct bzimage_info *info)
+{
+	size_t len;
+	uint8_t *img = make_bzimage(o, &len);
+
+	TEST_ASSERT_EQ(boot_parse_bzimage(img, len, info), BOOT_OK);
+	free(img);
+}
+
 static void test_bz_parse_variants(void **state)
 {
 	struct bzimage_info info;
 	struct bz_opts o;
-	size_t len;
-	uint8_t *img;
 
 	(void)state;
 	/* setup_sects 0 means 4. */
 	o = bz_default();
 	o.setup_sects = 0;
-	img = make_bzimage(&o, &len);
-	TEST_ASSERT_EQ(boot_parse_bzimage(img, len, &info), BOOT_OK);
+	parse_ok(&o, &info);
 	TEST_ASSERT_EQ(info.setup_size, 5 * 512);
 	TEST_ASSERT_EQ(info.kernel_size, 8192);
-	free(img);
 
 	/* Not relocatable: the default 1 MiB, whatever pref_address says. (With a
 	 * kernel_alignment, hutch rounds that up too: 2 MiB for the default.) */
 	o = bz_default();
 	o.relocatable = 0;
 	o.kernel_alignment = 0;
-	img = make_bzimage(&o, &len);
-	TEST_ASSERT_EQ(boot_parse_bzimage(img, len, &info), BOOT_OK);
+	parse_ok(&o, &info);
 	TEST_ASSERT_EQ(info.load_addr, HIGH_MEM);
-	free(img);
 
 	/* pref_address below 1 MiB is not honoured. */
 	o = bz_default();
 	o.pref_address = 0x8000;
 	o.kernel_alignment = 0;
-	img = make_bzimage(&o, &len);
-	TEST_ASSERT_EQ(boot_parse_bzimage(img, len, &info), BOOT_OK);
+	parse_ok(&o, &info);
 	TEST_ASSERT_EQ(info.load_addr, HIGH_MEM);
-	free(img);
 
 	/* Rounded up to kernel_alignment. */
 	o = bz_default();
 	o.pref_address = 0x1000001;
-	img = make_bzimage(&o, &len);
-	TEST_ASSERT_EQ(boot_parse_bzimage(img, len, &info), BOOT_OK);
+	parse_ok(&o, &info);
 	TEST_ASSERT_EQ(info.load_addr, 0x1200000);
-	free(img);
 
 	/* An alignment that is not a power of two is ignored. */
 	o = bz_default();
 	o.pref_address = 0x1000001;
 	o.kernel_alignment = 0x300000;
-	img = make_bzimage(&o, &len);
-	TEST_ASSERT_EQ(boot_parse_bzimage(img, len, &info), BOOT_OK);
+	parse_ok(&o, &info);
 	TEST_ASSERT_EQ(info.load_addr, 0x1000001);
-	free(img);
 
 	/* init_size smaller than the kernel itself grows to it. */
 	o = bz_default();
 	o.init_size = 0x100;
-	img = make_bzimage(&o, &len);
-	TEST_ASSERT_EQ(boot_parse_bzimage(img, len, &info), BOOT_OK);
+	parse_ok(&o, &info);
 	TEST_ASSERT_EQ(info.init_size, 8192);
-	free(img);
 
 	/* Trailing bytes past syssize are part of the kernel. */
 	o = bz_default();
 	o.syssize = 8192 / 16 - 4;
-	img = make_bzimage(&o, &len);
-	TEST_ASSERT_EQ(boot_parse_bzimage(img, len, &info), BOOT_OK);
+	parse_ok(&o, &info);
 	TEST_ASSERT_EQ(info.kernel_size, 8192);
-	free(img);
 }
 
 /* ------------------------------------------------------------------ */
