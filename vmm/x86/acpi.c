@@ -1,4 +1,4 @@
-/* ACPI table builder for x86 guests: RSDP, XSDT, hardware-reduced FADT, MADT and an AML DSDT. */
+/* ACPI tables for x86 guests: RSDP, XSDT, hardware-reduced FADT, MADT, MCFG and an AML DSDT. */
 #include "vmm/x86/acpi.h"
 #include "vmm/x86/layout.h"
 
@@ -10,7 +10,12 @@
  * Layout, all offsets relative to buf (guest sees buf at gpa), each table
  * 8-byte aligned:
  *
- *   RSDP (36) | XSDT (36 + 8 * 2) | FADT (276) | MADT (72 + 8 * ncpus) | DSDT
+ *   RSDP (36) | XSDT (36 + 8 * n) | FADT (276) | MADT (72 + 8 * ncpus) |
+ *   [MCFG (60)] | DSDT
+ *
+ * The MCFG, its XSDT entry and the DSDT's PCI0 and RES0 devices exist only
+ * when cfg->pci_ecam_base is set; without it the output is byte-for-byte
+ * what it was before PCI support.
  *
  * Everything is written through struct out, which checks the remaining room
  * before every write and latches "full" instead of overflowing. Pointers
@@ -38,7 +43,7 @@
 #define HDR_CHECKSUM 9
 
 /* ACPI 6.4 §5.2.8: XSDT; entries are 64-bit table addresses */
-#define XSDT_ENTRIES 2 /* FADT, MADT */
+#define XSDT_ENTRIES_MAX 3 /* FADT, MADT, MCFG */
 
 /* ACPI 6.4 §5.2.9, Table 5.9: FADT revision 6 field offsets */
 #define FADT_LEN	    276
@@ -82,6 +87,13 @@
 #define MADT_LAPIC_NMI_LEN  6
 #define MADT_ALL_PROCESSORS 0xff
 
+/* PCI Firmware Specification 3.3 §4.1.2: MCFG with one allocation entry */
+#define MCFG_REVISION  1
+#define MCFG_ALLOC     (HDR_LEN + 8) /* after 8 reserved bytes */
+#define MCFG_ALLOC_LEN 16
+#define MCFG_LEN       (MCFG_ALLOC + MCFG_ALLOC_LEN)
+#define ECAM_BUS_SHIFT 20 /* 1 MiB of configuration space per bus */
+
 #define DSDT_REVISION 2 /* §5.2.11.1: >= 2 means 64-bit AML integers */
 
 /* ACPI 6.4 §20.3: AML opcodes */
@@ -101,12 +113,40 @@
 #define AML_EXT_PFX    0x5b
 #define AML_DEVICE_OP  0x82 /* after AML_EXT_PFX */
 #define AML_RETURN_OP  0xa4
+#define AML_ARG3_OP    0x6b
 
 /* ACPI 6.4 §6.4.2: small resource descriptors */
 #define RES_IRQ_NOFLAGS 0x22 /* §6.4.2.1: IRQ, 2-byte form */
 #define RES_IO		0x47 /* §6.4.2.5: I/O port, 8 bytes */
 #define RES_IO_DECODE16 0x01
 #define RES_END_TAG	0x79 /* §6.4.2.9: end tag, 2 bytes */
+
+/* ACPI 6.4 §6.4.3: large resource descriptors, a 3-byte header (tag, le16
+ * length of what follows) and then the item's data */
+#define RES_MEM32_FIXED	    0x86 /* §6.4.3.4: 32-bit fixed memory range */
+#define RES_MEM32_FIXED_LEN 12
+#define RES_MEM_RW	    0x01
+#define RES_DWORD_ADDR	    0x87 /* §6.4.3.5.2: DWord address space */
+#define RES_WORD_ADDR	    0x88 /* §6.4.3.5.3: Word address space */
+#define RES_QWORD_ADDR	    0x8a /* §6.4.3.5.1: QWord address space */
+/* address space descriptors: byte 3, resource type */
+#define ADDR_TYPE_MEM 0
+#define ADDR_TYPE_IO  1
+#define ADDR_TYPE_BUS 2
+/* byte 4, general flags: bit 0 set is "consumes only", clear "produces and
+ * consumes"; bit 1 clear is positive decode; min and max address fixed */
+#define ADDR_GEN_CONSUMER  (1u << 0)
+#define ADDR_GEN_MIN_FIXED (1u << 2)
+#define ADDR_GEN_MAX_FIXED (1u << 3)
+/* byte 5, type-specific flags, §6.4.3.5.5: memory (Table 6.50) _RW and _MEM,
+ * I/O (Table 6.51) _RNG; bus numbers have none */
+#define ADDR_MEM_RW	      (1u << 0)
+#define ADDR_MEM_NONCACHEABLE (0u << 1)
+#define ADDR_MEM_CACHEABLE    (1u << 1)
+#define ADDR_IO_ENTIRE_RANGE  3u
+
+#define PCI_CONF1_PORT 0xcf8 /* configuration mechanism #1: address + data */
+#define PCI_CONF1_LEN  8
 
 #define COM1_LEN 8 /* 16550 register block */
 
@@ -470,6 +510,51 @@ static size_t res_end(uint8_t *r)
 	return 2;
 }
 
+/* Little-endian integer of width bytes (2, 4 or 8) */
+static void le_n(uint8_t *p, unsigned width, uint64_t v)
+{
+	unsigned i;
+
+	for (i = 0; i < width; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/*
+ * ACPI 6.4 §6.4.3.5.1-3: a Word (width 2), DWord (4) or QWord (8) address
+ * space descriptor: positive decode, fixed range [min, min + len - 1],
+ * granularity 0, no translation, no resource source. gen is 0 for a range
+ * the device produces (a bridge window) or ADDR_GEN_CONSUMER.
+ */
+static size_t res_addr(uint8_t *r, unsigned width, uint8_t gen, uint8_t type, uint8_t tflags,
+		       uint64_t min, uint64_t len)
+{
+	const size_t n = 6 + 5 * (size_t)width; /* header, 3 flag bytes, 5 fields */
+	uint8_t *f = r + 6;
+
+	r[0] = width == 2 ? RES_WORD_ADDR : width == 4 ? RES_DWORD_ADDR : RES_QWORD_ADDR;
+	le16(r + 1, (uint16_t)(n - 3));
+	r[3] = type;
+	r[4] = (uint8_t)(gen | ADDR_GEN_MIN_FIXED | ADDR_GEN_MAX_FIXED);
+	r[5] = tflags;
+	le_n(f, width, 0);			   /* _GRA */
+	le_n(f + width, width, min);		   /* _MIN */
+	le_n(f + 2 * width, width, min + len - 1); /* _MAX */
+	le_n(f + 3 * width, width, 0);		   /* _TRA */
+	le_n(f + 4 * width, width, len);	   /* _LEN */
+	return n;
+}
+
+/* ACPI 6.4 §6.4.3.4: Memory32Fixed (ReadWrite, base, len) */
+static size_t res_mem32_fixed(uint8_t *r, uint32_t base, uint32_t len)
+{
+	r[0] = RES_MEM32_FIXED;
+	le16(r + 1, RES_MEM32_FIXED_LEN - 3);
+	r[3] = RES_MEM_RW;
+	le32(r + 4, base);
+	le32(r + 8, len);
+	return RES_MEM32_FIXED_LEN;
+}
+
 /* Device (PEVT): pvpanic, bound by Linux's pvpanic-mmio via QEMU0001 */
 static void aml_pvpanic(struct out *o, uint16_t port)
 {
@@ -505,6 +590,90 @@ static void aml_com1(struct out *o)
 	aml_end(o, start);
 }
 
+static uint64_t ecam_len(const struct acpi_config *cfg)
+{
+	return ((uint64_t)cfg->pci_bus_end + 1) << ECAM_BUS_SHIFT;
+}
+
+/* Method (_OSC, 4, NotSerialized) { Return (Arg3) }: ACPI 6.4 §6.2.11 and
+ * PCI Firmware 3.3 §4.5; every control the OS asks for is granted. */
+static void aml_osc_grant_all(struct out *o)
+{
+	size_t start;
+
+	emit8(o, AML_METHOD_OP);
+	start = aml_begin(o);
+	aml_nameseg(o, "_OSC");
+	emit8(o, 4); /* MethodFlags: 4 args, not serialized */
+	emit8(o, AML_RETURN_OP);
+	emit8(o, AML_ARG3_OP);
+	aml_end(o, start);
+}
+
+/*
+ * Device (PCI0): the PCI Express root bridge of segment 0, bus 0, which
+ * Linux's pci_root binds and pairs with the MCFG's ECAM region. Its _CRS
+ * gives the bus range, the configuration ports it consumes and the I/O and
+ * memory windows it forwards to the bus.
+ */
+static void aml_pci0(struct out *o, const struct acpi_config *cfg)
+{
+	uint8_t crs[160];
+	size_t start, n = 0;
+
+	start = aml_device(o, "PCI0");
+	aml_name(o, "_HID");
+	aml_eisaid(o, "PNP0A08");
+	aml_name(o, "_CID");
+	aml_eisaid(o, "PNP0A03");
+	aml_name_integer(o, "_SEG", 0);
+	aml_name_integer(o, "_BBN", 0);
+	aml_name_integer(o, "_UID", 0);
+	aml_osc_grant_all(o);
+
+	n += res_addr(crs + n, 2, 0, ADDR_TYPE_BUS, 0, 0, (uint64_t)cfg->pci_bus_end + 1);
+	n += res_io(crs + n, PCI_CONF1_PORT, PCI_CONF1_LEN);
+	n += res_addr(crs + n, 2, 0, ADDR_TYPE_IO, ADDR_IO_ENTIRE_RANGE, 0, PCI_CONF1_PORT);
+	n += res_addr(crs + n, 2, 0, ADDR_TYPE_IO, ADDR_IO_ENTIRE_RANGE,
+		      PCI_CONF1_PORT + PCI_CONF1_LEN, 0x10000 - (PCI_CONF1_PORT + PCI_CONF1_LEN));
+	if (cfg->pci_mmio32_size)
+		n += res_addr(crs + n, 4, 0, ADDR_TYPE_MEM, ADDR_MEM_RW | ADDR_MEM_NONCACHEABLE,
+			      cfg->pci_mmio32_base, cfg->pci_mmio32_size);
+	if (cfg->pci_mmio64_size)
+		n += res_addr(crs + n, 8, 0, ADDR_TYPE_MEM, ADDR_MEM_RW | ADDR_MEM_CACHEABLE,
+			      cfg->pci_mmio64_base, cfg->pci_mmio64_size);
+	n += res_end(crs + n);
+	aml_name(o, "_CRS");
+	aml_buffer(o, crs, n);
+	aml_end(o, start);
+}
+
+/*
+ * Device (RES0): motherboard resources (PNP0C02) holding the ECAM range, so
+ * Linux finds MMCONFIG "reserved as ACPI motherboard resource" and uses it.
+ * Memory32Fixed when ECAM lies below 4 GiB, a QWordMemory otherwise.
+ */
+static void aml_res0(struct out *o, const struct acpi_config *cfg)
+{
+	const uint64_t base = cfg->pci_ecam_base, len = ecam_len(cfg);
+	uint8_t crs[64];
+	size_t start, n;
+
+	start = aml_device(o, "RES0");
+	aml_name(o, "_HID");
+	aml_eisaid(o, "PNP0C02");
+	aml_name_integer(o, "_UID", 0);
+	if (base + len <= 0x100000000ull)
+		n = res_mem32_fixed(crs, (uint32_t)base, (uint32_t)len);
+	else
+		n = res_addr(crs, 8, ADDR_GEN_CONSUMER, ADDR_TYPE_MEM,
+			     ADDR_MEM_RW | ADDR_MEM_NONCACHEABLE, base, len);
+	n += res_end(crs + n);
+	aml_name(o, "_CRS");
+	aml_buffer(o, crs, n);
+	aml_end(o, start);
+}
+
 /* ACPI 6.4 §5.2.11.1: DSDT; returns the table or NULL when out of room. */
 static uint8_t *build_dsdt(struct out *o, const struct acpi_config *cfg)
 {
@@ -520,12 +689,27 @@ static uint8_t *build_dsdt(struct out *o, const struct acpi_config *cfg)
 	sb = aml_scope_root(o, "_SB_");
 	aml_pvpanic(o, cfg->pvpanic_port);
 	aml_com1(o);
+	if (cfg->pci_ecam_base) {
+		aml_pci0(o, cfg);
+		aml_res0(o, cfg);
+	}
 	aml_end(o, sb);
 	if (o->full)
 		return NULL;
 	t = o->buf + off;
 	le32(t + HDR_LENGTH, (uint32_t)(o->pos - off));
 	return t;
+}
+
+/* PCI Firmware Specification 3.3 §4.1.2: one ECAM region, segment 0 */
+static void build_mcfg(uint8_t *t, const struct acpi_config *cfg)
+{
+	uint8_t *a = t + MCFG_ALLOC;
+
+	le64(a, cfg->pci_ecam_base);
+	le16(a + 8, 0);		  /* PCI segment group */
+	a[10] = 0;		  /* start bus */
+	a[11] = cfg->pci_bus_end; /* end bus */
 }
 
 static void build_rsdp(uint8_t *r, uint64_t xsdt_gpa)
@@ -539,39 +723,69 @@ static void build_rsdp(uint8_t *r, uint64_t xsdt_gpa)
 	r[RSDP_EXT_CHECKSUM] = checksum(r, RSDP_LEN);
 }
 
+/* The PCI fields must describe ranges that neither wrap nor, for the
+ * 32-bit window, cross 4 GiB; ECAM must be 1 MiB aligned. */
+static bool pci_config_ok(const struct acpi_config *cfg)
+{
+	const uint64_t ecam = cfg->pci_ecam_base, len = ecam_len(cfg);
+	const uint64_t b64 = cfg->pci_mmio64_base, s64 = cfg->pci_mmio64_size;
+
+	if (!ecam)
+		return true;
+	if ((ecam & ((1u << ECAM_BUS_SHIFT) - 1)) || ecam + len - 1 < ecam)
+		return false;
+	if ((uint64_t)cfg->pci_mmio32_base + cfg->pci_mmio32_size > 0x100000000ull)
+		return false;
+	return !s64 || b64 + s64 - 1 >= b64;
+}
+
 long acpi_build(void *buf, size_t size, uint64_t gpa, const struct acpi_config *cfg)
 {
 	struct out o = { .buf = buf, .cap = buf ? size : 0 };
-	uint8_t *rsdp, *xsdt, *fadt, *madt, *dsdt;
-	uint64_t dsdt_gpa;
+	uint8_t *rsdp, *xsdt, *fadt, *madt, *mcfg = NULL, *dsdt;
+	uint64_t dsdt_gpa, entries[XSDT_ENTRIES_MAX];
+	unsigned nent, i;
 
-	if (!cfg || cfg->ncpus == 0 || cfg->ncpus > 255 || (gpa & 15))
+	if (!cfg || cfg->ncpus == 0 || cfg->ncpus > 255 || (gpa & 15) || !pci_config_ok(cfg))
 		return -EINVAL;
+	nent = cfg->pci_ecam_base ? 3 : 2;
 
 	rsdp = reserve(&o, RSDP_LEN);
 	align8(&o);
-	xsdt = table_begin(&o, "XSDT", HDR_LEN + 8 * XSDT_ENTRIES, 1);
+	xsdt = table_begin(&o, "XSDT", HDR_LEN + 8 * (size_t)nent, 1);
 	align8(&o);
 	fadt = table_begin(&o, "FACP", FADT_LEN, FADT_REVISION);
 	align8(&o);
 	madt = table_begin(&o, "APIC", madt_len(cfg->ncpus), MADT_REVISION);
 	align8(&o);
+	if (cfg->pci_ecam_base) {
+		mcfg = table_begin(&o, "MCFG", MCFG_LEN, MCFG_REVISION);
+		align8(&o);
+	}
 	dsdt = build_dsdt(&o, cfg);
-	if (o.full || !rsdp || !xsdt || !fadt || !madt || !dsdt)
+	if (o.full || !rsdp || !xsdt || !fadt || !madt || !dsdt || (cfg->pci_ecam_base && !mcfg))
 		return -ENOSPC;
 
 	build_fadt(fadt, cfg);
 	build_madt(madt, cfg);
+	if (mcfg)
+		build_mcfg(mcfg, cfg);
 	dsdt_gpa = gpa + (uint64_t)(dsdt - o.buf);
 	if (dsdt_gpa <= 0xffffffffu) /* §5.2.9: DSDT is a 0-4 GiB address */
 		le32(fadt + FADT_DSDT, (uint32_t)dsdt_gpa);
 	le64(fadt + FADT_X_DSDT, dsdt_gpa);
-	le64(xsdt + HDR_LEN, gpa + (uint64_t)(fadt - o.buf));
-	le64(xsdt + HDR_LEN + 8, gpa + (uint64_t)(madt - o.buf));
+	entries[0] = gpa + (uint64_t)(fadt - o.buf);
+	entries[1] = gpa + (uint64_t)(madt - o.buf);
+	if (mcfg)
+		entries[2] = gpa + (uint64_t)(mcfg - o.buf);
+	for (i = 0; i < nent; i++)
+		le64(xsdt + HDR_LEN + 8 * i, entries[i]);
 
 	table_checksum(dsdt);
 	table_checksum(fadt);
 	table_checksum(madt);
+	if (mcfg)
+		table_checksum(mcfg);
 	table_checksum(xsdt);
 	build_rsdp(rsdp, gpa + (uint64_t)(xsdt - o.buf));
 	return (long)o.pos;

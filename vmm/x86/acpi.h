@@ -1,4 +1,4 @@
-/* ACPI tables for x86 guests: RSDP, XSDT, FADT (hardware-reduced), MADT, DSDT. */
+/* ACPI tables for x86 guests: RSDP, XSDT, FADT (hardware-reduced), MADT, MCFG, DSDT. */
 #ifndef HUTCH_VMM_X86_ACPI_H
 #define HUTCH_VMM_X86_ACPI_H
 
@@ -14,6 +14,17 @@ struct acpi_config {
 	uint16_t reset_port;	 /* FADT RESET_REG, 8-bit System I/O */
 	uint8_t reset_value;
 	uint16_t pvpanic_port; /* DSDT device QEMU0001, one I/O port */
+	/*
+	 * PCI Express root bus 0 with ECAM: an MCFG table and \_SB.PCI0
+	 * (PNP0A08). pci_ecam_base 0 means no PCI at all. ECAM covers buses
+	 * 0..pci_bus_end, 1 MiB each, and must be 1 MiB aligned. The 32-bit
+	 * and 64-bit BAR windows are left out of PCI0's _CRS when their size
+	 * is 0; neither may wrap around.
+	 */
+	uint64_t pci_ecam_base;
+	uint8_t pci_bus_end;
+	uint32_t pci_mmio32_base, pci_mmio32_size;
+	uint64_t pci_mmio64_base, pci_mmio64_size;
 };
 
 /* The value the DSDT's \_S5 package gives as SLP_TYP: the guest writes
@@ -24,7 +35,7 @@ struct acpi_config {
  * Builds all tables into buf, which the guest will see at guest physical
  * address gpa. The RSDP comes first, at gpa (which must be 16-byte aligned
  * and, for legacy scanning, within 0xe0000-0xfffff). Returns the number of
- * bytes used, or -ENOSPC when buf is too small.
+ * bytes used, -ENOSPC when buf is too small, or -EINVAL for a bad cfg.
  */
 long acpi_build(void *buf, size_t size, uint64_t gpa, const struct acpi_config *cfg);
 

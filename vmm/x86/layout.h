@@ -21,14 +21,20 @@
 #define X86_BOOT_STACK	   0x8ff0ULL
 
 /* The 32-bit MMIO hole: RAM stops at 3 GiB and resumes at 4 GiB. */
-#define X86_MMIO_HOLE_START   0xc0000000ULL
-#define X86_HIGH_RAM_START    0x100000000ULL
+#define X86_MMIO_HOLE_START 0xc0000000ULL
+#define X86_HIGH_RAM_START  0x100000000ULL
+/* PCI: BARs go into the bottom of the hole, then ECAM for bus 0. */
+#define X86_PCI_MMIO32_BASE   0xc0000000ULL
+#define X86_PCI_MMIO32_SIZE   0x20000000ULL
+#define X86_PCI_ECAM_BASE     0xe0000000ULL
+#define X86_PCI_ECAM_SIZE     0x100000ULL /* bus 0 only */
 #define X86_IOAPIC_ADDR	      0xfec00000ULL
 #define X86_LAPIC_ADDR	      0xfee00000ULL
 #define X86_TSS_ADDR	      0xfffbd000ULL
 #define X86_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
 /* Legacy and hutch-specific I/O ports. */
+#define X86_PORT_PCI_CONF1	0xcf8
 #define X86_PORT_COM1		0x3f8
 #define X86_IRQ_COM1		4
 #define X86_PORT_PVPANIC	0x505

@@ -47,6 +47,24 @@ static void com1_tx(void *opaque, uint8_t byte)
 
 static const struct serial_ops com1_ops = { .set_irq = com1_set_irq, .tx = com1_tx };
 
+/* PCI bus 0 with a host bridge, reached through ports 0xcf8-0xcff and ECAM. */
+static int machine_add_pci(struct machine *m)
+{
+	/* Red Hat's ID for a generic PCIe host bridge, which guests treat as
+	 * plain hardware; class 06 00 00 (host bridge) is what Linux's
+	 * mechanism #1 sanity check looks for. */
+	pci_bus_init(&m->pci);
+	pci_device_init(&m->pci_host_bridge, 0x1b36, 0x0008, 0x060000, 0);
+	int ret = pci_bus_add(&m->pci, 0, &m->pci_host_bridge);
+
+	if (!ret)
+		ret = bus_register(&m->vm.pio, X86_PORT_PCI_CONF1, 8, &pci_conf1_bus_ops, &m->pci);
+	if (!ret)
+		ret = bus_register(&m->vm.mmio, X86_PCI_ECAM_BASE, X86_PCI_ECAM_SIZE,
+				   &pci_ecam_bus_ops, &m->pci);
+	return ret;
+}
+
 static int machine_add_devices(struct machine *m)
 {
 	struct bus *pio = &m->vm.pio;
@@ -68,6 +86,8 @@ static int machine_add_devices(struct machine *m)
 		ret = bus_register(pio, X86_PORT_PVPANIC, 1, &pvpanic_bus_ops, &m->pvpanic);
 	if (!ret)
 		ret = bus_register(pio, X86_PORT_ACPI_SLEEP_CTL, 3, &acpi_pm_bus_ops, &m->acpi_pm);
+	if (!ret)
+		ret = machine_add_pci(m);
 	return ret;
 }
 
@@ -218,6 +238,10 @@ static int machine_write_acpi(struct machine *m, uint64_t *rsdp)
 		.reset_port = X86_PORT_ACPI_RESET,
 		.reset_value = X86_ACPI_RESET_VALUE,
 		.pvpanic_port = X86_PORT_PVPANIC,
+		.pci_ecam_base = X86_PCI_ECAM_BASE,
+		.pci_bus_end = (uint8_t)(X86_PCI_ECAM_SIZE / PCI_ECAM_BUS_SIZE - 1),
+		.pci_mmio32_base = (uint32_t)X86_PCI_MMIO32_BASE,
+		.pci_mmio32_size = (uint32_t)X86_PCI_MMIO32_SIZE,
 	};
 	const size_t size = RESET_VECTOR_ADDR - X86_BIOS_START; /* stop short of the reset vector */
 	void *buf = gmem_ptr(&m->vm.mem, X86_BIOS_START, size);

@@ -8,6 +8,7 @@
 #include "devices/legacy/pvpanic.h"
 #include "devices/legacy/rtc.h"
 #include "devices/legacy/serial.h"
+#include "devices/pci/pci.h"
 #include "vmm/vm.h"
 #include "vmm/x86/boot.h"
 
@@ -19,6 +20,8 @@ struct machine {
 	struct i8042 kbc;
 	struct pvpanic pvpanic;
 	struct acpi_pm acpi_pm;
+	struct pci_bus pci;
+	struct pci_device pci_host_bridge;
 	/* called with each byte the guest writes to COM1 */
 	void (*console_out)(void *opaque, uint8_t byte);
 	void *console_opaque;
