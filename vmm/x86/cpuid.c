@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#define CPUID_1_ECX_TSC_DEADLINE   (1u << 24)
 #define CPUID_1_ECX_HYPERVISOR	   (1u << 31)
 #define CPUID_1_EDX_HTT		   (1u << 28)
 #define CPUID_80000001_ECX_TOPOEXT (1u << 22)
@@ -41,7 +42,7 @@ static void patch_ext_topology(struct kvm_cpuid_entry2 *e, unsigned id, unsigned
 	}
 }
 
-void x86_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned id, unsigned ncpus)
+void x86_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned id, unsigned ncpus, bool tsc_deadline)
 {
 	for (uint32_t i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
@@ -51,6 +52,8 @@ void x86_cpuid_patch(struct kvm_cpuid2 *cpuid, unsigned id, unsigned ncpus)
 			/* EBX[31:24] initial APIC ID, EBX[23:16] logical CPUs per package. */
 			e->ebx = (e->ebx & 0xffff) | (id << 24) | ((ncpus & 0xff) << 16);
 			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+			if (tsc_deadline)
+				e->ecx |= CPUID_1_ECX_TSC_DEADLINE;
 			if (ncpus > 1)
 				e->edx |= CPUID_1_EDX_HTT;
 			else

@@ -101,7 +101,8 @@ static int vcpu_set_cpuid(struct vm *vm, struct vcpu *vcpu)
 	if (!cpuid)
 		return -ENOMEM;
 	memcpy(cpuid, sup, size);
-	x86_cpuid_patch(cpuid, vcpu->id, vm->ncpus);
+	x86_cpuid_patch(cpuid, vcpu->id, vm->ncpus,
+			ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
 		ret = -errno;
 	free(cpuid);
