@@ -7,10 +7,9 @@
 
 #include "vmm/bus.h"
 
-#define PCI_SLOTS	       32
-#define PCI_CONFIG_SIZE	       256 /* conventional space; the PCIe extension reads 0 */
-#define PCI_ECAM_FUNCTION_SIZE 4096
-#define PCI_ECAM_BUS_SIZE      (1u << 20)
+#define PCI_SLOTS	  32
+#define PCI_CONFIG_SIZE	  256 /* conventional space; the PCIe extension reads 0 */
+#define PCI_ECAM_BUS_SIZE (1u << 20)
 
 /* Type 0 header offsets (PCI Local Bus spec 3.0 §6.1). */
 #define PCI_VENDOR_ID		0x00

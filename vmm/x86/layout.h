@@ -5,8 +5,7 @@
 /* RAM below 1 MiB the guest may use (the EBDA and BIOS area start above). */
 #define X86_LOW_RAM_END	   0x9fc00ULL
 #define X86_EBDA_START	   0x9fc00ULL
-#define X86_BIOS_START	   0xe0000ULL /* ACPI tables live here */
-#define X86_BIOS_SIZE	   0x20000ULL
+#define X86_BIOS_START	   0xe0000ULL  /* ACPI tables, up to the reset vector */
 #define X86_HIGH_MEM_START 0x100000ULL /* 1 MiB */
 
 /* Boot data, all below 1 MiB and below the EBDA. */
