@@ -1,0 +1,98 @@
+/* virtio-blk requests (virtio 1.2 §5.2.6): a validated descriptor chain turned into a request, no I/O. */
+#ifndef HUTCH_DEVICES_VIRTIO_BLK_REQUEST_H
+#define HUTCH_DEVICES_VIRTIO_BLK_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "devices/virtio/queue.h"
+
+/* virtio 1.2 §5.2.6: request types. */
+#define VIRTIO_BLK_T_IN		  0
+#define VIRTIO_BLK_T_OUT	  1
+#define VIRTIO_BLK_T_FLUSH	  4
+#define VIRTIO_BLK_T_GET_ID	  8
+#define VIRTIO_BLK_T_DISCARD	  11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+
+/* virtio 1.2 §5.2.6: status byte values. */
+#define VIRTIO_BLK_S_OK	    0
+#define VIRTIO_BLK_S_IOERR  1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define VIRTIO_BLK_SECTOR_SIZE 512
+#define VIRTIO_BLK_ID_BYTES    20 /* GET_ID: the serial, NUL-padded, not NUL-terminated */
+
+/* virtio 1.2 §5.2.6.2: discard/write-zeroes segment flag. */
+#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
+
+/* The most discard / write-zeroes segments one request may carry. */
+#define BLK_MAX_SEGMENTS 32
+
+/* What the device offers and what the parser checks requests against. */
+struct blk_limits {
+	uint64_t capacity; /* disk size in 512-byte sectors */
+	bool readonly;	   /* VIRTIO_BLK_F_RO offered: OUT, DISCARD, WRITE_ZEROES refused */
+	bool discard;	   /* VIRTIO_BLK_F_DISCARD negotiated */
+	bool write_zeroes; /* VIRTIO_BLK_F_WRITE_ZEROES negotiated */
+	uint32_t max_discard_sectors; /* config max_discard_sectors (per segment) */
+	uint32_t max_write_zeroes_sectors;
+	uint32_t
+		max_segments; /* config max_discard_seg / max_write_zeroes_seg, <= BLK_MAX_SEGMENTS */
+};
+
+struct blk_segment {
+	uint64_t sector;
+	uint32_t num_sectors;
+	uint32_t flags;
+};
+
+/* Why a chain is not a request the device can carry out: see blk_request_strerror(). */
+enum blk_request_error {
+	BLK_E_OK = 0,
+	BLK_E_NO_STATUS,    /* no device-writable byte for the status: cannot even complete */
+	BLK_E_SHORT_HEADER, /* fewer than 16 device-readable bytes for the header */
+	BLK_E_UNSUPPORTED,  /* unknown type, or DISCARD/WRITE_ZEROES not negotiated */
+	BLK_E_READONLY,	    /* a write-type request on a read-only disk */
+	BLK_E_DIRECTION, /* IN with data buffers the device may not write, OUT the reverse, ... */
+	BLK_E_LENGTH,	 /* data length not a multiple of 512, or GET_ID buffer too small */
+	BLK_E_RANGE,	 /* sectors past capacity, or sector arithmetic overflows */
+	BLK_E_SEGMENTS,	 /* segment array empty, not whole, too many, or a bad segment */
+};
+
+/*
+ * A parsed request. data[] are the buffers between the header and the status
+ * byte (host pointers into guest RAM from the chain, trimmed): device-
+ * readable for OUT, device-writable for IN and GET_ID, none otherwise.
+ * Segments of DISCARD and WRITE_ZEROES are copied out of guest memory.
+ */
+struct blk_request {
+	uint32_t type;
+	uint64_t sector;
+	struct iovec data[VIRTQ_MAX_IOV];
+	unsigned data_num;
+	uint32_t data_len; /* bytes in data[] */
+	uint8_t *status;   /* the status byte in guest RAM, or NULL (BLK_E_NO_STATUS) */
+	struct blk_segment segments[BLK_MAX_SEGMENTS];
+	unsigned num_segments;
+};
+
+/*
+ * Parses chain (already validated by virtq_pop(): every iov is inside guest
+ * RAM, readable before writable) into req. Copies the header (and segments)
+ * out of guest memory before deciding anything, because the guest may change
+ * them meanwhile. On any result but BLK_E_NO_STATUS, req->status is set and
+ * the caller completes the request with blk_request_status(result) when it
+ * is not BLK_E_OK. Never touches memory outside the chain's buffers.
+ */
+enum blk_request_error blk_request_parse(const struct virtq_chain *chain,
+					 const struct blk_limits *limits, struct blk_request *req)
+	__attribute__((warn_unused_result));
+
+/* The status byte a rejected request completes with: UNSUPP or IOERR. */
+uint8_t blk_request_status(enum blk_request_error err);
+
+const char *blk_request_strerror(enum blk_request_error err);
+
+#endif
