@@ -6,9 +6,16 @@
 
 void bus_init(struct bus *bus, const char *name)
 {
+	pthread_mutexattr_t attr;
+
 	memset(bus, 0, sizeof(*bus));
 	bus->name = name;
-	pthread_mutex_init(&bus->lock, NULL);
+	/* Recursive: a device callback may map or unmap ranges of its own bus
+	 * (a PCI BAR moved by a config write that arrived through ECAM). */
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&bus->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 }
 
 void bus_destroy(struct bus *bus)
@@ -53,6 +60,24 @@ out:
 	return ret;
 }
 
+int bus_unregister(struct bus *bus, uint64_t base, void *opaque)
+{
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&bus->lock);
+	for (unsigned i = 0; i < bus->nranges; i++) {
+		if (bus->ranges[i].base == base && bus->ranges[i].opaque == opaque) {
+			memmove(&bus->ranges[i], &bus->ranges[i + 1],
+				(bus->nranges - i - 1) * sizeof(bus->ranges[0]));
+			bus->nranges--;
+			ret = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&bus->lock);
+	return ret;
+}
+
 /* Binary search; caller holds the lock. An access must lie wholly inside one range. */
 static const struct bus_range *bus_find(const struct bus *bus, uint64_t addr, unsigned len)
 {
@@ -83,10 +108,13 @@ bool bus_read(struct bus *bus, uint64_t addr, void *data, unsigned len)
 		return false; /* devices assume at least one byte */
 	pthread_mutex_lock(&bus->lock);
 	r = bus_find(bus, addr, len);
-	if (r && r->ops->read)
-		r->ops->read(r->opaque, addr - r->base, data, len);
-	else
+	if (r && r->ops->read) {
+		const struct bus_range copy = *r; /* the callback may change the bus */
+
+		copy.ops->read(copy.opaque, addr - copy.base, data, len);
+	} else {
 		memset(data, 0xff, len);
+	}
 	pthread_mutex_unlock(&bus->lock);
 	return r != NULL;
 }
@@ -99,8 +127,11 @@ bool bus_write(struct bus *bus, uint64_t addr, const void *data, unsigned len)
 		return false; /* devices assume at least one byte */
 	pthread_mutex_lock(&bus->lock);
 	r = bus_find(bus, addr, len);
-	if (r && r->ops->write)
-		r->ops->write(r->opaque, addr - r->base, data, len);
+	if (r && r->ops->write) {
+		const struct bus_range copy = *r; /* the callback may change the bus */
+
+		copy.ops->write(copy.opaque, addr - copy.base, data, len);
+	}
 	pthread_mutex_unlock(&bus->lock);
 	return r != NULL;
 }

@@ -26,7 +26,7 @@ struct bus {
 	const char *name;
 	struct bus_range ranges[BUS_MAX_RANGES]; /* sorted by base, never overlapping */
 	unsigned nranges;
-	pthread_mutex_t lock; /* serialises device callbacks across vCPU threads */
+	pthread_mutex_t lock; /* recursive; serialises device callbacks across vCPU threads */
 };
 
 void bus_init(struct bus *bus, const char *name);
@@ -35,6 +35,9 @@ void bus_destroy(struct bus *bus);
 /* Registers [base, base+len); -EEXIST on overlap, -ENOSPC when full, -EINVAL on len 0/overflow. */
 int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_dev_ops *ops,
 		 void *opaque) __attribute__((warn_unused_result));
+
+/* Removes the range at base registered with opaque; -ENOENT if there is none. */
+int bus_unregister(struct bus *bus, uint64_t base, void *opaque);
 
 /*
  * Dispatches an access. Reads of unclaimed addresses return all ones and

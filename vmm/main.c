@@ -12,6 +12,7 @@
 
 #include "vmm/cli.h"
 #include "vmm/console.h"
+#include "devices/virtio/rng.h"
 #include "vmm/stats.h"
 #include "vmm/x86/machine.h"
 
@@ -131,6 +132,7 @@ static void print_stats(const struct vm *vm)
 static int cmd_run(const struct vm_config *cfg)
 {
 	static struct machine m; /* large, and lives as long as the process */
+	static struct virtio_rng rng;
 	struct file_buf kernel = { 0 }, initrd = { 0 };
 	struct boot_request req = { 0 };
 	int sig_fd, ret;
@@ -147,6 +149,12 @@ static int cmd_run(const struct vm_config *cfg)
 	if (sig_fd < 0 || vm_create(&m.vm, cfg))
 		return VM_EXIT_ERROR;
 	m.console_out = console_output;
+	virtio_rng_init(&rng);
+	ret = machine_add_virtio(&m, &rng.vdev, "hutch-rng");
+	if (ret) {
+		fprintf(stderr, "hutch: cannot add virtio-rng: %s\n", strerror(-ret));
+		return VM_EXIT_ERROR;
+	}
 	req = (struct boot_request){ kernel.data,
 				     kernel.len,
 				     initrd.data,
@@ -169,6 +177,7 @@ static int cmd_run(const struct vm_config *cfg)
 	if (console_start(&m.com1, &m.vm) || vm_start(&m.vm))
 		return VM_EXIT_ERROR;
 	ret = run_until_stop(&m.vm, sig_fd);
+	machine_stop_devices(&m);
 	console_restore();
 	if (cfg->print_stats)
 		print_stats(&m.vm);

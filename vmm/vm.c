@@ -34,6 +34,9 @@ static int vm_check_caps(int kvm_fd)
 		{ KVM_CAP_USER_MEMORY, "user memory" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "immediate exit" },
 		{ KVM_CAP_EXT_CPUID, "KVM_GET_SUPPORTED_CPUID" },
+		{ KVM_CAP_IRQ_ROUTING, "GSI routing" },
+		{ KVM_CAP_IRQFD, "irqfd" },
+		{ KVM_CAP_IOEVENTFD, "ioeventfd" },
 	};
 
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
@@ -105,6 +108,112 @@ static int vm_create_irqchip(struct vm *vm)
 	return 0;
 }
 
+/* KVM's default routing for its in-kernel irqchip (which KVM_SET_GSI_ROUTING
+ * replaces): GSI 0-15 to the PICs and IOAPIC pins 0-15, 16-23 to the IOAPIC. */
+#define VM_IRQCHIP_GSIS 24
+#define VM_MAX_GSI	1024
+
+static void vm_route_irqchip(struct kvm_irq_routing *r)
+{
+	for (unsigned gsi = 0; gsi < VM_IRQCHIP_GSIS; gsi++) {
+		if (gsi < 16 && gsi != 2) {
+			r->entries[r->nr++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi,
+				.type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+						       : KVM_IRQCHIP_PIC_SLAVE,
+					       gsi % 8 },
+			};
+		}
+		r->entries[r->nr++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi,
+			.type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi },
+		};
+	}
+}
+
+int vm_gsi_alloc(struct vm *vm)
+{
+	int gsi;
+
+	pthread_mutex_lock(&vm->irq_lock);
+	gsi = vm->next_gsi < VM_MAX_GSI ? (int)vm->next_gsi++ : -ENOSPC;
+	pthread_mutex_unlock(&vm->irq_lock);
+	return gsi;
+}
+
+int vm_gsi_route_msi(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data)
+{
+	struct kvm_irq_routing_entry e = {
+		.gsi = gsi,
+		.type = KVM_IRQ_ROUTING_MSI,
+		.u.msi = { .address_lo = (uint32_t)addr,
+			   .address_hi = (uint32_t)(addr >> 32),
+			   .data = data },
+	};
+	struct kvm_irq_routing *r;
+	unsigned i;
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->irq_lock);
+	if (!vm->routes) {
+		vm->routes_cap = VM_IRQCHIP_GSIS * 2 + 64;
+		vm->routes = calloc(1, sizeof(*r) + vm->routes_cap * sizeof(r->entries[0]));
+		if (!vm->routes) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		vm_route_irqchip(vm->routes);
+	}
+	r = vm->routes;
+	for (i = 0; i < r->nr && r->entries[i].gsi != gsi; i++)
+		;
+	if (i == r->nr && r->nr == vm->routes_cap) {
+		unsigned cap = vm->routes_cap * 2;
+		struct kvm_irq_routing *bigger =
+			realloc(r, sizeof(*r) + cap * sizeof(r->entries[0]));
+
+		if (!bigger) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		vm->routes = r = bigger;
+		vm->routes_cap = cap;
+	}
+	if (i == r->nr)
+		r->nr++;
+	r->entries[i] = e;
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, r) < 0)
+		ret = -errno;
+out:
+	pthread_mutex_unlock(&vm->irq_lock);
+	return ret;
+}
+
+int vm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign)
+{
+	struct kvm_irqfd irqfd = {
+		.fd = (uint32_t)fd,
+		.gsi = gsi,
+		.flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN,
+	};
+
+	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+}
+
+int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, int fd, bool assign)
+{
+	struct kvm_ioeventfd io = {
+		.addr = addr,
+		.len = len,
+		.fd = fd,
+		.flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	};
+
+	return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
 	int ret;
@@ -113,6 +222,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
 	atomic_init(&vm->exit_code, -1);
 	atomic_init(&vm->stopping, false);
+	pthread_mutex_init(&vm->irq_lock, NULL);
+	vm->next_gsi = VM_IRQCHIP_GSIS;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	vm->ncpus = cfg->ncpus;
@@ -247,6 +358,7 @@ void vm_destroy(struct vm *vm)
 		free(vm->vcpus);
 	}
 	free(vm->supported_cpuid);
+	free(vm->routes);
 	gmem_free(&vm->mem);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);

@@ -42,6 +42,12 @@ struct vm {
 	atomic_bool stopping;
 	atomic_int exit_code; /* -1 until someone asks the VM to stop */
 	int stop_fd;	      /* eventfd: the main loop wakes when a stop is requested */
+
+	/* GSI routing: KVM's table is replaced whole, so hutch keeps a copy. */
+	pthread_mutex_t irq_lock;
+	struct kvm_irq_routing *routes; /* irqchip pins, then one MSI entry per GSI */
+	unsigned routes_cap;
+	unsigned next_gsi;
 };
 
 /* Opens /dev/kvm, creates the VM with in-kernel irqchip and PIT, and maps RAM.
@@ -60,6 +66,15 @@ void vm_stop_vcpus(struct vm *vm);
 
 /* Drives an ISA interrupt line of the in-kernel PIC and IOAPIC. */
 void vm_set_irq(struct vm *vm, unsigned irq, bool level);
+
+/* Allocates a GSI for an MSI; -ENOSPC when none is left. */
+int vm_gsi_alloc(struct vm *vm);
+/* Points gsi (from vm_gsi_alloc()) at the MSI message addr/data. 0 or -errno. */
+int vm_gsi_route_msi(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data);
+/* Binds (or unbinds) an eventfd to gsi: a write to fd raises the interrupt in KVM. */
+int vm_irqfd(struct vm *vm, int fd, unsigned gsi, bool assign);
+/* Binds (or unbinds) an eventfd to guest writes of len bytes at an MMIO address. */
+int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned len, int fd, bool assign);
 
 /* vcpu.c */
 int vcpu_init(struct vm *vm, struct vcpu *vcpu, unsigned id);

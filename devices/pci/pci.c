@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmm/log.h"
+
 #define CONF1_ENABLE	     0x80000000u
 #define PCI_COMMAND_WRITABLE 0x0547 /* I/O, memory, bus master, parity, SERR, INTx off */
 
@@ -13,14 +15,102 @@ void pci_bus_init(struct pci_bus *bus)
 	pthread_mutex_init(&bus->lock, NULL);
 }
 
+void pci_bus_set_windows(struct pci_bus *bus, struct bus *mmio, uint64_t base32, uint64_t size32,
+			 uint64_t base64, uint64_t size64)
+{
+	bus->mmio = mmio;
+	bus->mmio32 = (struct pci_window){ base32, size32, base32 };
+	bus->mmio64 = (struct pci_window){ base64, size64, base64 };
+}
+
+static struct pci_window *pci_bar_window(struct pci_bus *bus, const struct pci_bar *bar)
+{
+	return bar->mem64 && bar->prefetch && bus->mmio64.size ? &bus->mmio64 : &bus->mmio32;
+}
+
+static void pci_bar_write_addr(struct pci_device *dev, unsigned idx, uint64_t addr)
+{
+	const struct pci_bar *bar = &dev->bars[idx];
+	uint8_t *reg = dev->config + PCI_BAR0 + 4 * idx;
+	/* PCI 3.0 §6.2.5.1: bit 0 memory, bits 2:1 type (2: 64-bit), bit 3 prefetchable */
+	uint32_t lo = (uint32_t)addr | (bar->mem64 ? 0x4u : 0) | (bar->prefetch ? 0x8u : 0);
+
+	for (unsigned i = 0; i < 4; i++)
+		reg[i] = (uint8_t)(lo >> (8 * i));
+	if (bar->mem64) {
+		for (unsigned i = 0; i < 4; i++)
+			reg[4 + i] = (uint8_t)(addr >> (32 + 8 * i));
+	}
+}
+
+/* Naturally aligned, first fit, like firmware would. */
+static int pci_place_bars(struct pci_bus *bus, struct pci_device *dev)
+{
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+		struct pci_bar *bar = &dev->bars[i];
+		struct pci_window *w = pci_bar_window(bus, bar);
+		uint64_t addr;
+
+		if (!bar->size)
+			continue;
+		addr = (w->next + bar->size - 1) & ~(bar->size - 1);
+		if (addr < w->next || addr - w->base > w->size ||
+		    w->size - (addr - w->base) < bar->size)
+			return -ENOSPC;
+		w->next = addr + bar->size;
+		pci_bar_write_addr(dev, i, addr);
+	}
+	return 0;
+}
+
 int pci_bus_add(struct pci_bus *bus, unsigned slot, struct pci_device *dev)
 {
+	int ret;
+
 	if (slot >= PCI_SLOTS)
 		return -EINVAL;
 	if (bus->slots[slot])
 		return -EBUSY;
+	ret = pci_place_bars(bus, dev);
+	if (ret)
+		return ret;
+	dev->bus = bus;
 	bus->slots[slot] = dev;
 	return 0;
+}
+
+int pci_device_set_bar(struct pci_device *dev, unsigned idx, uint64_t size, bool mem64,
+		       bool prefetch, const struct bus_dev_ops *ops, void *opaque)
+{
+	uint64_t mask = ~(size - 1);
+
+	if (idx + (mem64 ? 1 : 0) >= PCI_NUM_BARS || size < 4096 || (size & (size - 1)) ||
+	    (!mem64 && size > (1ULL << 31)))
+		return -EINVAL;
+	dev->bars[idx] = (struct pci_bar){ size, mem64, prefetch, ops, opaque, 0, false };
+	/* Address bits above the size are writable: sizing reads back ~(size-1). */
+	for (unsigned i = 0; i < (mem64 ? 8u : 4u); i++)
+		dev->wmask[PCI_BAR0 + 4 * idx + i] = (uint8_t)(mask >> (8 * i));
+	dev->wmask[PCI_BAR0 + 4 * idx] &= 0xf0; /* the flag bits are read-only */
+	return 0;
+}
+
+int pci_device_add_cap(struct pci_device *dev, const void *cap, unsigned len)
+{
+	unsigned off = dev->cap_end ? dev->cap_end : PCI_CAP_FIRST;
+	uint8_t *link = dev->config + PCI_CAPABILITY_LIST;
+
+	off = (off + 3) & ~3u; /* PCI 3.0 §6.7: dword aligned */
+	if (len < 2 || off + len > PCI_CONFIG_SIZE)
+		return -ENOSPC;
+	while (*link)
+		link = dev->config + *link + 1;
+	memcpy(dev->config + off, cap, len);
+	dev->config[off + 1] = 0;
+	*link = (uint8_t)off;
+	dev->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+	dev->cap_end = (uint8_t)(off + len < PCI_CONFIG_SIZE ? off + len : 0xff);
+	return (int)off;
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -45,6 +135,63 @@ void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device, u
 	dev->wmask[0x0c] = 0xff; /* cache line size */
 	dev->wmask[0x0d] = 0xff; /* latency timer */
 	dev->wmask[0x3c] = 0xff; /* interrupt line: scratch for the OS */
+}
+
+/* The address BAR idx decodes now, or false when it must not be mapped. */
+static bool pci_bar_decoded(const struct pci_device *dev, unsigned idx, uint64_t *addr)
+{
+	const struct pci_bar *bar = &dev->bars[idx];
+	const struct pci_window *w;
+	const uint8_t *reg = dev->config + PCI_BAR0 + 4 * idx;
+	uint64_t a = 0;
+
+	if (!(dev->config[PCI_COMMAND] & PCI_COMMAND_MEMORY) || !dev->bus || !dev->bus->mmio)
+		return false;
+	for (unsigned i = 0; i < (bar->mem64 ? 8u : 4u); i++)
+		a |= (uint64_t)reg[i] << (8 * i);
+	a &= ~(bar->size - 1);
+	/* Only inside a window ACPI gave the OS: never over RAM, ECAM or the APICs. */
+	for (int i = 0; i < 2; i++) {
+		w = i ? &dev->bus->mmio64 : &dev->bus->mmio32;
+		if (w->size && a >= w->base && a - w->base < w->size &&
+		    w->size - (a - w->base) >= bar->size) {
+			*addr = a;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* After a write to COMMAND or a BAR: map, move or unmap BARs to match. */
+static void pci_update_bars(struct pci_device *dev)
+{
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+		struct pci_bar *bar = &dev->bars[i];
+		uint64_t addr = 0;
+		bool decode;
+
+		if (!bar->size)
+			continue;
+		decode = pci_bar_decoded(dev, i, &addr);
+		if (bar->mapped && (!decode || addr != bar->mapped_at)) {
+			bus_unregister(dev->bus->mmio, bar->mapped_at, bar->opaque);
+			bar->mapped = false;
+			if (dev->ops && dev->ops->bar_mapped)
+				dev->ops->bar_mapped(dev, i, bar->mapped_at, false);
+		}
+		if (decode && !bar->mapped) {
+			if (bus_register(dev->bus->mmio, addr, bar->size, bar->ops, bar->opaque)) {
+				LOG_RATELIMITED(
+					"pci: BAR %u at %#llx overlaps another; left unmapped", i,
+					(unsigned long long)addr);
+				continue;
+			}
+			bar->mapped = true;
+			bar->mapped_at = addr;
+			if (dev->ops && dev->ops->bar_mapped)
+				dev->ops->bar_mapped(dev, i, addr, true);
+		}
+	}
 }
 
 /* Only function 0 of each slot exists; the caller holds the lock. */
@@ -87,6 +234,10 @@ void pci_config_write(struct pci_bus *bus, unsigned devfn, unsigned offset, unsi
 
 	if (!pci_access_ok(offset, len) || offset >= PCI_CONFIG_SIZE)
 		return;
+	/* A write may map BARs: take the MMIO bus lock first, always, so that
+	 * ECAM (which already holds it) and mechanism #1 agree on the order. */
+	if (bus->mmio)
+		pthread_mutex_lock(&bus->mmio->lock);
 	pthread_mutex_lock(&bus->lock);
 	dev = pci_find(bus, devfn);
 	if (dev) {
@@ -97,10 +248,14 @@ void pci_config_write(struct pci_bus *bus, unsigned devfn, unsigned offset, unsi
 			dev->config[offset + i] =
 				(uint8_t)((dev->config[offset + i] & ~mask) | (byte & mask));
 		}
+		if (offset < PCI_BAR0 + 4 * PCI_NUM_BARS && offset + len > PCI_COMMAND)
+			pci_update_bars(dev);
 		if (dev->ops && dev->ops->config_written)
 			dev->ops->config_written(dev, offset, len);
 	}
 	pthread_mutex_unlock(&bus->lock);
+	if (bus->mmio)
+		pthread_mutex_unlock(&bus->mmio->lock);
 }
 
 static void store(void *data, unsigned len, uint32_t value)

@@ -47,13 +47,108 @@ static void com1_tx(void *opaque, uint8_t byte)
 
 static const struct serial_ops com1_ops = { .set_irq = com1_set_irq, .tx = com1_tx };
 
+static int platform_gsi_alloc(void *opaque)
+{
+	return vm_gsi_alloc(opaque);
+}
+
+static int platform_msi_route(void *opaque, unsigned gsi, uint64_t addr, uint32_t data)
+{
+	return vm_gsi_route_msi(opaque, gsi, addr, data);
+}
+
+static int platform_irqfd(void *opaque, int fd, unsigned gsi, bool assign)
+{
+	return vm_irqfd(opaque, fd, gsi, assign);
+}
+
+static int platform_ioeventfd(void *opaque, uint64_t addr, unsigned len, int fd, bool assign)
+{
+	return vm_ioeventfd(opaque, addr, len, fd, assign);
+}
+
+/*
+ * The 64-bit PCI window: from the first GiB boundary above RAM, up to 32 GiB,
+ * within what the guest can address. 0 size when there is no room.
+ */
+static void machine_mmio64_window(struct machine *m, uint64_t *base, uint64_t *size)
+{
+	const struct kvm_cpuid2 *c = m->vm.supported_cpuid;
+	uint64_t ram_end = X86_HIGH_RAM_START, limit = 1ULL << 36;
+
+	for (unsigned i = 0; i < m->vm.mem.nregions; i++) {
+		const struct gmem_region *r = &m->vm.mem.regions[i];
+
+		if (r->gpa + r->size > ram_end)
+			ram_end = r->gpa + r->size;
+	}
+	for (unsigned i = 0; i < c->nent; i++) {
+		if (c->entries[i].function == 0x80000008 && (c->entries[i].eax & 0xff) >= 32)
+			limit = 1ULL << (c->entries[i].eax & 0xff); /* physical address bits */
+	}
+	*base = (ram_end + (1ULL << 30) - 1) & ~((1ULL << 30) - 1);
+	*size = *base < limit ? limit - *base : 0;
+	if (*size > (32ULL << 30))
+		*size = 32ULL << 30;
+	if (*size < (1ULL << 30))
+		*size = 0;
+}
+
+/* The bus, its windows and the platform hooks; once, before the first device. */
+static void machine_init_pci(struct machine *m)
+{
+	uint64_t base64, size64;
+
+	if (m->pci_platform.gsi_alloc)
+		return;
+	m->pci_platform = (struct pci_platform){ platform_gsi_alloc, platform_msi_route,
+						 platform_irqfd, platform_ioeventfd, &m->vm };
+	pci_bus_init(&m->pci);
+	machine_mmio64_window(m, &base64, &size64);
+	pci_bus_set_windows(&m->pci, &m->vm.mmio, X86_PCI_MMIO32_BASE, X86_PCI_MMIO32_SIZE, base64,
+			    size64);
+}
+
+int machine_add_virtio(struct machine *m, struct virtio_dev *vdev, const char *thread_name)
+{
+	struct virtio_pci *vp;
+	int ret;
+
+	machine_init_pci(m);
+	/* slot 0 is the host bridge */
+	if (m->nvirtio + 1 >= PCI_SLOTS)
+		return -ENOSPC;
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return -ENOMEM;
+	ret = virtio_pci_init(vp, vdev, &m->pci_platform, &m->vm.mem, thread_name);
+	if (!ret)
+		ret = pci_bus_add(&m->pci, m->nvirtio + 1, &vp->pci);
+	if (ret) {
+		virtio_pci_destroy(vp);
+		free(vp);
+		return ret;
+	}
+	m->virtio[m->nvirtio++] = vp;
+	return 0;
+}
+
+void machine_stop_devices(struct machine *m)
+{
+	for (unsigned i = 0; i < m->nvirtio; i++) {
+		virtio_pci_destroy(m->virtio[i]);
+		free(m->virtio[i]);
+	}
+	m->nvirtio = 0;
+}
+
 /* PCI bus 0 with a host bridge, reached through ports 0xcf8-0xcff and ECAM. */
 static int machine_add_pci(struct machine *m)
 {
 	/* Red Hat's ID for a generic PCIe host bridge, which guests treat as
 	 * plain hardware; class 06 00 00 (host bridge) is what Linux's
 	 * mechanism #1 sanity check looks for. */
-	pci_bus_init(&m->pci);
+	machine_init_pci(m);
 	pci_device_init(&m->pci_host_bridge, 0x1b36, 0x0008, 0x060000, 0);
 	int ret = pci_bus_add(&m->pci, 0, &m->pci_host_bridge);
 
@@ -243,6 +338,8 @@ static int machine_write_acpi(struct machine *m, uint64_t *rsdp)
 		.pci_bus_end = (uint8_t)(X86_PCI_ECAM_SIZE / PCI_ECAM_BUS_SIZE - 1),
 		.pci_mmio32_base = (uint32_t)X86_PCI_MMIO32_BASE,
 		.pci_mmio32_size = (uint32_t)X86_PCI_MMIO32_SIZE,
+		.pci_mmio64_base = m->pci.mmio64.base,
+		.pci_mmio64_size = m->pci.mmio64.size,
 	};
 	const size_t size = RESET_VECTOR_ADDR - X86_BIOS_START; /* stop short of the reset vector */
 	void *buf = gmem_ptr(&m->vm.mem, X86_BIOS_START, size);

@@ -9,6 +9,7 @@
 #include "devices/legacy/rtc.h"
 #include "devices/legacy/serial.h"
 #include "devices/pci/pci.h"
+#include "devices/virtio/pci.h"
 #include "vmm/vm.h"
 #include "vmm/x86/boot.h"
 
@@ -22,6 +23,9 @@ struct machine {
 	struct acpi_pm acpi_pm;
 	struct pci_bus pci;
 	struct pci_device pci_host_bridge;
+	struct pci_platform pci_platform; /* KVM interrupt routes and eventfds for PCI devices */
+	struct virtio_pci *virtio[PCI_SLOTS];
+	unsigned nvirtio;
 	/* called with each byte the guest writes to COM1 */
 	void (*console_out)(void *opaque, uint8_t byte);
 	void *console_opaque;
@@ -33,5 +37,15 @@ struct machine {
  * refuses, returns the positive enum boot_err; -errno on host errors.
  */
 int machine_x86_setup(struct machine *m, const struct boot_request *req);
+
+/*
+ * Before machine_x86_setup(): plugs a virtio device (ops, features, queues
+ * and config filled in) into the next PCI slot, its work on a new I/O
+ * thread named thread_name. 0 or -errno.
+ */
+int machine_add_virtio(struct machine *m, struct virtio_dev *vdev, const char *thread_name);
+
+/* After the vCPUs stopped: resets virtio devices and stops their I/O threads. */
+void machine_stop_devices(struct machine *m);
 
 #endif

@@ -1,0 +1,244 @@
+/* I/O threads: epoll loops that run device callbacks; everything else reaches them by evloop_call(). */
+#include "vmm/evloop.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define EVLOOP_MAX_EVENTS 32
+
+struct evloop_handler {
+	int fd;
+	evloop_fn *fn;
+	void *opaque;
+	struct evloop_handler *next;
+};
+
+struct evloop {
+	pthread_t thread;
+	int epoll_fd;
+	int wake_fd; /* eventfd: a call is posted, or the loop must stop */
+	bool stop;
+	struct evloop_handler *handlers;
+
+	/* One evloop_call() at a time hands its function over here. */
+	pthread_mutex_t call_lock;
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	evloop_fn *call_fn;
+	void *call_opaque;
+	bool call_done;
+};
+
+struct add_args {
+	struct evloop *loop;
+	int fd;
+	evloop_fn *fn;
+	void *opaque;
+	int ret;
+};
+
+/* On the loop thread: handlers change only here, so no handler runs while freed. */
+static void evloop_add_on_thread(void *opaque)
+{
+	struct add_args *a = opaque;
+	struct evloop_handler *h = calloc(1, sizeof(*h));
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (!h) {
+		a->ret = -ENOMEM;
+		return;
+	}
+	*h = (struct evloop_handler){ a->fd, a->fn, a->opaque, a->loop->handlers };
+	ev.data.ptr = h;
+	if (epoll_ctl(a->loop->epoll_fd, EPOLL_CTL_ADD, a->fd, &ev) < 0) {
+		a->ret = -errno;
+		free(h);
+		return;
+	}
+	a->loop->handlers = h;
+	a->ret = 0;
+}
+
+static void evloop_del_on_thread(void *opaque)
+{
+	struct add_args *a = opaque;
+	struct evloop_handler **pp = &a->loop->handlers;
+
+	a->ret = -ENOENT;
+	for (; *pp; pp = &(*pp)->next) {
+		struct evloop_handler *h = *pp;
+
+		if (h->fd == a->fd) {
+			epoll_ctl(a->loop->epoll_fd, EPOLL_CTL_DEL, h->fd, NULL);
+			*pp = h->next;
+			/* Events of this batch may still name it: disarm, free later. */
+			h->fn = NULL;
+			h->next = NULL;
+			free(h);
+			a->ret = 0;
+			return;
+		}
+	}
+}
+
+int evloop_add(struct evloop *loop, int fd, evloop_fn *fn, void *opaque)
+{
+	struct add_args a = { loop, fd, fn, opaque, 0 };
+
+	evloop_call(loop, evloop_add_on_thread, &a);
+	return a.ret;
+}
+
+int evloop_del(struct evloop *loop, int fd)
+{
+	struct add_args a = { loop, fd, NULL, NULL, 0 };
+
+	evloop_call(loop, evloop_del_on_thread, &a);
+	return a.ret;
+}
+
+bool evloop_on_thread(const struct evloop *loop)
+{
+	return pthread_equal(pthread_self(), loop->thread);
+}
+
+void evloop_call(struct evloop *loop, evloop_fn *fn, void *opaque)
+{
+	uint64_t one = 1;
+
+	if (evloop_on_thread(loop)) {
+		fn(opaque);
+		return;
+	}
+	pthread_mutex_lock(&loop->call_lock);
+	pthread_mutex_lock(&loop->lock);
+	loop->call_fn = fn;
+	loop->call_opaque = opaque;
+	loop->call_done = false;
+	pthread_mutex_unlock(&loop->lock);
+	while (write(loop->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&loop->lock);
+	while (!loop->call_done)
+		pthread_cond_wait(&loop->done_cond, &loop->lock);
+	pthread_mutex_unlock(&loop->lock);
+	pthread_mutex_unlock(&loop->call_lock);
+}
+
+static void evloop_run_call(struct evloop *loop)
+{
+	uint64_t n;
+	evloop_fn *fn;
+	void *opaque;
+
+	if (read(loop->wake_fd, &n, sizeof(n)) < 0)
+		return;
+	pthread_mutex_lock(&loop->lock);
+	fn = loop->call_fn;
+	opaque = loop->call_opaque;
+	loop->call_fn = NULL;
+	pthread_mutex_unlock(&loop->lock);
+	if (!fn)
+		return;
+	fn(opaque);
+	pthread_mutex_lock(&loop->lock);
+	loop->call_done = true;
+	pthread_cond_broadcast(&loop->done_cond);
+	pthread_mutex_unlock(&loop->lock);
+}
+
+/*
+ * A handler deleted by an earlier callback of the same batch was freed, so
+ * its event must not be dispatched: each event's handler is looked up in
+ * the live list before use.
+ */
+static bool evloop_is_live(const struct evloop *loop, const struct evloop_handler *h)
+{
+	for (const struct evloop_handler *p = loop->handlers; p; p = p->next) {
+		if (p == h)
+			return true;
+	}
+	return false;
+}
+
+static void *evloop_thread(void *arg)
+{
+	struct evloop *loop = arg;
+	struct epoll_event events[EVLOOP_MAX_EVENTS];
+
+	while (!loop->stop) {
+		int n = epoll_wait(loop->epoll_fd, events, EVLOOP_MAX_EVENTS, -1);
+
+		for (int i = 0; i < n; i++) {
+			struct evloop_handler *h = events[i].data.ptr;
+
+			if (!h) {
+				evloop_run_call(loop);
+			} else if (evloop_is_live(loop, h) && h->fn) {
+				h->fn(h->opaque);
+			}
+		}
+	}
+	return NULL;
+}
+
+static void evloop_stop_on_thread(void *opaque)
+{
+	struct evloop *loop = opaque;
+
+	loop->stop = true;
+}
+
+struct evloop *evloop_create(const char *name)
+{
+	struct evloop *loop = calloc(1, sizeof(*loop));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	if (!loop)
+		return NULL;
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (loop->epoll_fd < 0 || loop->wake_fd < 0 ||
+	    epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->wake_fd, &ev) < 0)
+		goto err;
+	pthread_mutex_init(&loop->call_lock, NULL);
+	pthread_mutex_init(&loop->lock, NULL);
+	pthread_cond_init(&loop->done_cond, NULL);
+	if (pthread_create(&loop->thread, NULL, evloop_thread, loop))
+		goto err;
+	pthread_setname_np(loop->thread, name);
+	return loop;
+err:
+	if (loop->epoll_fd >= 0)
+		close(loop->epoll_fd);
+	if (loop->wake_fd >= 0)
+		close(loop->wake_fd);
+	free(loop);
+	return NULL;
+}
+
+void evloop_destroy(struct evloop *loop)
+{
+	if (!loop)
+		return;
+	evloop_call(loop, evloop_stop_on_thread, loop);
+	pthread_join(loop->thread, NULL);
+	while (loop->handlers) {
+		struct evloop_handler *h = loop->handlers;
+
+		loop->handlers = h->next;
+		free(h);
+	}
+	close(loop->epoll_fd);
+	close(loop->wake_fd);
+	pthread_mutex_destroy(&loop->call_lock);
+	pthread_mutex_destroy(&loop->lock);
+	pthread_cond_destroy(&loop->done_cond);
+	free(loop);
+}
