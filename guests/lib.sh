@@ -5,7 +5,8 @@
 # Source it from bash with `set -euo pipefail` in effect. It fetches Debian's
 # generic kernel package (nothing is installed, the .deb is only unpacked into
 # a cache), extracts the ELF vmlinux from its bzImage, resolves kernel module
-# dependencies and packs busybox-based initramfs images.
+# dependencies and packs busybox-based initramfs images, into which it can
+# also copy dynamically linked host binaries with their shared libraries.
 #
 # Environment:
 #   HUTCH_CACHE       cache directory (default: $HOME/.cache/hutch)
@@ -287,6 +288,74 @@ hutch_busybox_install() {
     ln -sfn ../bin "$root/usr/bin"
     ln -sfn ../bin "$root/usr/sbin"
 }
+
+# ---------------------------------------------------------------------------
+# Dynamically linked host binaries
+# ---------------------------------------------------------------------------
+
+# Print the shared-library closure of the ELF FILEs, as ldd resolves it on
+# this machine: one absolute path per line (the ELF interpreter, e.g.
+# /lib64/ld-linux-x86-64.so.2, included; the vDSO not), sorted, no duplicates.
+# Statically linked FILEs contribute nothing. Dies if a library is missing.
+hutch_elf_closure() {
+    local f out line
+    for f in "$@"; do
+        [[ -f $f ]] || hutch_die "$f: no such file"
+        hutch_elf_is_static "$f" && continue
+        out=$(LC_ALL=C ldd "$f" 2>&1) || hutch_die "ldd $f failed: $out"
+        while IFS= read -r line; do
+            line=${line#"${line%%[![:space:]]*}"} # strip leading blanks
+            case $line in
+                *'=> not found'*) hutch_die "$f: ${line%% *} not found (ldd)" ;;
+                *' => /'*) line=${line#* => } ;;
+                /*) ;;
+                *) continue ;; # linux-vdso.so.1, statically linked, ...
+            esac
+            printf '%s\n' "${line%% (0x*}"
+        done <<<"$out"
+    done | LC_ALL=C sort -u
+}
+
+# Copy file SRC to ROOT/DST: the contents (symlinks followed), mode 755 for
+# executables and shared objects alike. Anything already at DST (e.g. a
+# busybox applet link, which cp would follow) is removed first.
+hutch_root_copy() {
+    local src=$1 dst=$2/${3#/}
+    mkdir -p "${dst%/*}"
+    rm -f "$dst"
+    cp -L "$src" "$dst"
+    chmod 755 "$dst"
+}
+
+# hutch_bin_install ROOT SRC [NAME]: copy the host binary SRC into ROOT as
+# /bin/NAME (default: SRC's base name) together with its shared-library
+# closure (hutch_elf_closure), each library at the path ldd names, e.g.
+# /lib/x86_64-linux-gnu/libc.so.6 and /lib64/ld-linux-x86-64.so.2. The
+# glibc dynamic loader searches /lib/x86_64-linux-gnu without an ld.so.cache,
+# and the interpreter path is the one written into the binary, so the copy
+# runs in the guest as it does here.
+hutch_bin_install() {
+    local root=$1 src=$2 name=${3:-${2##*/}} libs lib
+    [[ -x $src ]] || hutch_die "$src: not an executable"
+    libs=$(hutch_elf_closure "$src")
+    hutch_root_copy "$src" "$root" "/bin/$name"
+    for lib in $libs; do
+        hutch_root_copy "$lib" "$root" "$lib"
+    done
+}
+
+# Print the host binary that `command -v` finds for NAME (also looking in
+# the sbin directories, which a non-root PATH lacks), or die naming PACKAGE.
+hutch_host_bin() {
+    local name=$1 pkg=${2:-$1} p
+    p=$(PATH=$PATH:/usr/sbin:/sbin command -v "$name") ||
+        hutch_die "$name not found on this machine (apt-get install $pkg)"
+    readlink -f "$p"
+}
+
+# ---------------------------------------------------------------------------
+# Initramfs packing
+# ---------------------------------------------------------------------------
 
 # Pack directory ROOT into a gzip-compressed newc cpio archive OUT (atomically).
 hutch_cpio_pack() {

@@ -122,8 +122,7 @@ static void put16(uint8_t *p, uint16_t v)
 void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device, uint32_t class_code,
 		     uint8_t revision)
 {
-	memset(dev->config, 0, sizeof(dev->config));
-	memset(dev->wmask, 0, sizeof(dev->wmask));
+	memset(dev, 0, sizeof(*dev));
 	put16(dev->config + PCI_VENDOR_ID, vendor);
 	put16(dev->config + PCI_DEVICE_ID, device);
 	dev->config[PCI_REVISION_ID] = revision;

@@ -38,8 +38,8 @@ struct blk_limits {
 	bool write_zeroes; /* VIRTIO_BLK_F_WRITE_ZEROES negotiated */
 	uint32_t max_discard_sectors; /* config max_discard_sectors (per segment) */
 	uint32_t max_write_zeroes_sectors;
-	uint32_t
-		max_segments; /* config max_discard_seg / max_write_zeroes_seg, <= BLK_MAX_SEGMENTS */
+	/* config max_discard_seg / max_write_zeroes_seg; more than BLK_MAX_SEGMENTS counts as that */
+	uint32_t max_segments;
 };
 
 struct blk_segment {
@@ -56,20 +56,20 @@ enum blk_request_error {
 	BLK_E_UNSUPPORTED,  /* unknown type, or DISCARD/WRITE_ZEROES not negotiated */
 	BLK_E_READONLY,	    /* a write-type request on a read-only disk */
 	BLK_E_DIRECTION, /* IN with data buffers the device may not write, OUT the reverse, ... */
-	BLK_E_LENGTH,	 /* data length not a multiple of 512, or GET_ID buffer too small */
+	BLK_E_LENGTH,	 /* data not a multiple of 512, no GET_ID buffer, or a chain over 4 GiB */
 	BLK_E_RANGE,	 /* sectors past capacity, or sector arithmetic overflows */
 	BLK_E_SEGMENTS,	 /* segment array empty, not whole, too many, or a bad segment */
 };
 
 /*
  * A parsed request. data[] are the buffers between the header and the status
- * byte (host pointers into guest RAM from the chain, trimmed): device-
- * readable for OUT, device-writable for IN and GET_ID, none otherwise.
+ * byte (host pointers into guest RAM from the chain, trimmed, none empty):
+ * device-readable for OUT, device-writable for IN and GET_ID, none otherwise.
  * Segments of DISCARD and WRITE_ZEROES are copied out of guest memory.
  */
 struct blk_request {
 	uint32_t type;
-	uint64_t sector;
+	uint64_t sector; /* as the driver wrote it, also where unused (FLUSH, DISCARD, ...) */
 	struct iovec data[VIRTQ_MAX_IOV];
 	unsigned data_num;
 	uint32_t data_len; /* bytes in data[] */
@@ -82,9 +82,44 @@ struct blk_request {
  * Parses chain (already validated by virtq_pop(): every iov is inside guest
  * RAM, readable before writable) into req. Copies the header (and segments)
  * out of guest memory before deciding anything, because the guest may change
- * them meanwhile. On any result but BLK_E_NO_STATUS, req->status is set and
- * the caller completes the request with blk_request_status(result) when it
- * is not BLK_E_OK. Never touches memory outside the chain's buffers.
+ * them meanwhile. Never touches memory outside the chain's buffers: it reads
+ * the header and segment bytes and nothing else, and writes nothing.
+ *
+ * The layout (virtio 1.2 §5.2.6): a 16-byte header at the start of the
+ * device-readable buffers, split across iovecs in any way; the status byte
+ * is the last byte of the device-writable buffers, a 1-byte iovec of its own
+ * or the tail of a bigger one. Per type, BLK_E_OK means:
+ *  IN        nothing readable beyond the header; data[] the writable bytes
+ *            before the status, a multiple of 512 (0 allowed), within capacity
+ *            from sector on. The device fills all of data[].
+ *  OUT       not read-only; nothing writable but the status; data[] the
+ *            readable bytes after the header, same length and range rules.
+ *  FLUSH     always (sector and any data are ignored: §5.2.6.1 has the driver
+ *            send sector 0 and "SHOULD NOT include any data"); data[] empty.
+ *  GET_ID    nothing readable beyond the header; data[] the writable bytes
+ *            before the status, at least 1. The device writes the first
+ *            min(VIRTIO_BLK_ID_BYTES, data_len) bytes of the NUL-padded ID
+ *            (Linux passes exactly 20) and completes with that many plus 1.
+ *  DISCARD, WRITE_ZEROES
+ *            the feature negotiated (else BLK_E_UNSUPPORTED); not read-only;
+ *            nothing writable but the status; the readable bytes after the
+ *            header a whole number of 16-byte segments, 1 to
+ *            min(max_segments, BLK_MAX_SEGMENTS) of them; no flag bits but
+ *            UNMAP, and no UNMAP on DISCARD (BLK_E_UNSUPPORTED: §5.2.6.2);
+ *            each num_sectors at most the op's max (BLK_E_SEGMENTS) and each
+ *            range within capacity (BLK_E_RANGE). The flags of all segments
+ *            are checked before any size or range. segments[] hold them,
+ *            data[] is empty. Segments of 0 sectors are accepted.
+ *  others    BLK_E_UNSUPPORTED.
+ * The checks run in this order: status byte, total length, header, then
+ * per type support, read-only, direction, length, range, as listed above.
+ *
+ * On any result but BLK_E_NO_STATUS, req->status is set and the caller
+ * completes the request with blk_request_status(result) when it is not
+ * BLK_E_OK (having written nothing else). type and sector are those of the
+ * header once it was read; on any error data_num, data_len and num_segments
+ * are 0. With BLK_E_NO_STATUS the caller completes the chain with 0 bytes
+ * written.
  */
 enum blk_request_error blk_request_parse(const struct virtq_chain *chain,
 					 const struct blk_limits *limits, struct blk_request *req)
