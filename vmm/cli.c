@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,15 @@ static const char run_help[] =
 	"  -c, --cmdline STR    kernel command line (default: \"" CONFIG_DEFAULT_CMDLINE "\")\n"
 	"  -m, --mem SIZE       guest RAM, e.g. 512M, 4G; a bare number is MiB (default: 512M)\n"
 	"  -p, --cpus N         number of vCPUs, 1-255 (default: 1)\n"
+	"  -d, --disk path=FILE[,readonly=on][,serial=STR]\n"
+	"                       a raw disk image as a virtio-blk disk (repeatable: vda,\n"
+	"                       vdb, ...); locked so no other VM can write it meanwhile.\n"
+	"                       Write ',,' for a comma inside a value\n"
+	"      --console serial|virtio\n"
+	"                       the guest console on hutch's standard input and output:\n"
+	"                       ttyS0 (default), or hvc0 (virtio-console; ttyS0 still\n"
+	"                       shows early boot messages). virtio appends console=hvc0\n"
+	"                       to the command line\n"
 	"      --stats          at exit, print KVM's VM exit counters to stderr\n"
 	"  -h, --help           this help\n"
 	"\n"
@@ -99,6 +109,84 @@ int cli_parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
+/* Splits off the next key=value item of a comma list in place; ",," is a literal comma. */
+static char *cli_next_item(char **cursor)
+{
+	char *item = *cursor, *r = item, *w = item;
+
+	if (!item)
+		return NULL;
+	for (; *r; r++, w++) {
+		if (*r == ',' && r[1] == ',') {
+			r++;
+		} else if (*r == ',') {
+			*w = '\0';
+			*cursor = r + 1;
+			return item;
+		}
+		*w = *r;
+	}
+	*w = '\0';
+	*cursor = NULL;
+	return item;
+}
+
+static bool cli_parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+/* --disk path=FILE[,readonly=on][,serial=STR]; a bare first item is the path. */
+static enum cli_command cli_parse_disk(char *arg, struct vm_config *cfg, int *exit_code)
+{
+	struct disk_config *d;
+	char *item;
+
+	if (cfg->ndisks == CONFIG_MAX_DISKS)
+		return cli_usage_error(exit_code, "--disk: at most %s disks", "16");
+	d = &cfg->disks[cfg->ndisks];
+	*d = (struct disk_config){ 0 };
+	for (bool first = true; (item = cli_next_item(&arg)); first = false) {
+		char *eq = strchr(item, '=');
+
+		if (!eq && first) {
+			d->path = item;
+			continue;
+		}
+		if (!eq)
+			return cli_usage_error(exit_code, "--disk: '%s' is not key=value", item);
+		*eq = '\0';
+		if (!strcmp(item, "path")) {
+			d->path = eq + 1;
+		} else if (!strcmp(item, "readonly")) {
+			if (!cli_parse_bool(eq + 1, &d->readonly))
+				return cli_usage_error(exit_code,
+						       "--disk: readonly='%s' is not on or off",
+						       eq + 1);
+		} else if (!strcmp(item, "serial")) {
+			if (strlen(eq + 1) > 20)
+				return cli_usage_error(
+					exit_code, "--disk: serial '%s' is longer than 20 bytes",
+					eq + 1);
+			d->serial = eq + 1;
+		} else {
+			return cli_usage_error(exit_code,
+					       "--disk: unknown key '%s' (path, readonly, serial)",
+					       item);
+		}
+	}
+	if (!d->path || !*d->path)
+		return cli_usage_error(exit_code, "--disk: %s", "path=FILE is required");
+	cfg->ndisks++;
+	return CLI_RUN;
+}
+
 static enum cli_command cli_parse_run_option(int opt, struct vm_config *cfg, int *exit_code)
 {
 	char *end;
@@ -124,6 +212,16 @@ static enum cli_command cli_parse_run_option(int opt, struct vm_config *cfg, int
 		cfg->ncpus = (unsigned)n;
 		break;
 	case 'S': cfg->print_stats = true; break;
+	case 'd': return cli_parse_disk(optarg, cfg, exit_code);
+	case 'C':
+		if (!strcmp(optarg, "serial"))
+			cfg->console = CONSOLE_SERIAL;
+		else if (!strcmp(optarg, "virtio"))
+			cfg->console = CONSOLE_VIRTIO;
+		else
+			return cli_usage_error(exit_code, "--console: '%s' is not serial or virtio",
+					       optarg);
+		break;
 	case 'h':
 		fputs(run_help, stdout);
 		*exit_code = 0;
@@ -145,13 +243,15 @@ static enum cli_command cli_parse_run(int argc, char **argv, struct vm_config *c
 		{ "mem", required_argument, NULL, 'm' },
 		{ "cpus", required_argument, NULL, 'p' },
 		{ "stats", no_argument, NULL, 'S' },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "console", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	optind = 0; /* 0, not 1: also resets glibc's position inside an option cluster */
-	while ((opt = getopt_long(argc, argv, "k:i:c:m:p:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:i:c:m:p:d:h", opts, NULL)) != -1) {
 		if (cli_parse_run_option(opt, cfg, exit_code) == CLI_EXIT)
 			return CLI_EXIT;
 	}

@@ -5,6 +5,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* --disk path=FILE[,readonly=on][,serial=STR] */
+struct disk_config {
+	const char *path;
+	bool readonly;
+	const char *serial; /* NULL: none */
+};
+
+enum console_kind {
+	CONSOLE_SERIAL, /* ttyS0 on stdio */
+	CONSOLE_VIRTIO, /* hvc0 on stdio; ttyS0 still shows early boot messages */
+};
+
+#define CONFIG_MAX_DISKS 16
+
 struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none */
@@ -12,6 +26,9 @@ struct vm_config {
 	uint64_t mem_size;	 /* bytes */
 	unsigned ncpus;
 	bool print_stats; /* --stats: VM exit counters at exit */
+	struct disk_config disks[CONFIG_MAX_DISKS];
+	unsigned ndisks;
+	enum console_kind console;
 };
 
 #define CONFIG_DEFAULT_MEM     (512ULL << 20)

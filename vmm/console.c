@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,7 +18,8 @@ static struct termios saved_termios;
 static volatile sig_atomic_t termios_changed;
 
 static struct {
-	struct serial *uart;
+	console_input_fn *input;
+	void *input_opaque;
 	struct vm *vm;
 	pthread_t thread;
 	bool escape;
@@ -59,19 +61,42 @@ static void console_make_raw(void)
 
 void console_output(void *opaque, uint8_t byte)
 {
-	(void)opaque;
-	/* A closed stdout must not stop the guest: drop the byte. */
-	while (write(STDOUT_FILENO, &byte, 1) < 0 && errno == EINTR)
-		;
+	console_write(opaque, &byte, 1);
 }
 
-/* Hands bytes to the UART, waiting while its FIFO is full. */
+void console_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	(void)opaque;
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* a closed stdout must not stop the guest: drop the bytes */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+bool console_size(uint16_t *cols, uint16_t *rows)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || !ws.ws_col || !ws.ws_row)
+		return false;
+	*cols = ws.ws_col;
+	*rows = ws.ws_row;
+	return true;
+}
+
+/* Hands bytes to the guest's console device, waiting while it is full. */
 static void console_feed(const uint8_t *buf, size_t len)
 {
 	const struct timespec pause = { 0, 1000000 }; /* 1 ms */
 
 	while (len && !atomic_load(&console.vm->stopping)) {
-		size_t n = serial_receive(console.uart, buf, len);
+		size_t n = console.input(console.input_opaque, buf, len);
 
 		buf += n;
 		len -= n;
@@ -128,11 +153,12 @@ static void *console_thread(void *arg)
 	return NULL;
 }
 
-int console_start(struct serial *uart, struct vm *vm)
+int console_start(console_input_fn *input, void *opaque, struct vm *vm)
 {
 	int ret;
 
-	console.uart = uart;
+	console.input = input;
+	console.input_opaque = opaque;
 	console.vm = vm;
 	console_make_raw();
 	ret = pthread_create(&console.thread, NULL, console_thread, NULL);

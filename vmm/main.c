@@ -12,7 +12,7 @@
 
 #include "vmm/cli.h"
 #include "vmm/console.h"
-#include "devices/virtio/rng.h"
+#include "vmm/devices.h"
 #include "vmm/stats.h"
 #include "vmm/x86/machine.h"
 
@@ -78,6 +78,7 @@ static int block_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGWINCH);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	/* vCPU threads unblock SIGUSR1, the kick; everyone else ignores it. */
 	sigaddset(&set, SIGUSR1);
@@ -98,9 +99,12 @@ static int run_until_stop(struct vm *vm, int sig_fd)
 		if (poll(fds, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
+			struct signalfd_siginfo si = { 0 };
 
-			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si) &&
+			    si.ssi_signo == SIGWINCH) {
+				devices_console_resized();
+			} else if (si.ssi_signo) {
 				console_restore();
 				fprintf(stderr, "hutch: terminating on signal %u\n", si.ssi_signo);
 				vm_request_stop(vm, VM_EXIT_OK);
@@ -131,8 +135,8 @@ static void print_stats(const struct vm *vm)
 
 static int cmd_run(const struct vm_config *cfg)
 {
-	static struct machine m; /* large, and lives as long as the process */
-	static struct virtio_rng rng;
+	static struct machine m;      /* large, and lives as long as the process */
+	static char cmdline[1 << 17]; /* more than any boot protocol takes */
 	struct file_buf kernel = { 0 }, initrd = { 0 };
 	struct boot_request req = { 0 };
 	int sig_fd, ret;
@@ -145,22 +149,17 @@ static int cmd_run(const struct vm_config *cfg)
 		fprintf(stderr, "hutch: %s: %s\n", cfg->kernel_path, boot_strerror(ret));
 		return VM_EXIT_USAGE;
 	}
+	/* --console virtio: hvc0 becomes /dev/console (the last console= wins) */
+	snprintf(cmdline, sizeof(cmdline), "%s%s",
+		 cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE,
+		 cfg->console == CONSOLE_VIRTIO ? " console=hvc0" : "");
 	sig_fd = block_signals();
 	if (sig_fd < 0 || vm_create(&m.vm, cfg))
 		return VM_EXIT_ERROR;
-	m.console_out = console_output;
-	virtio_rng_init(&rng);
-	ret = machine_add_virtio(&m, &rng.vdev, "hutch-rng");
-	if (ret) {
-		fprintf(stderr, "hutch: cannot add virtio-rng: %s\n", strerror(-ret));
-		return VM_EXIT_ERROR;
-	}
-	req = (struct boot_request){ kernel.data,
-				     kernel.len,
-				     initrd.data,
-				     initrd.len,
-				     cfg->cmdline ? cfg->cmdline : CONFIG_DEFAULT_CMDLINE,
-				     0 };
+	ret = devices_create(&m, cfg);
+	if (ret)
+		return ret;
+	req = (struct boot_request){ kernel.data, kernel.len, initrd.data, initrd.len, cmdline, 0 };
 	ret = machine_x86_setup(&m, &req);
 	if (ret > 0) {
 		fprintf(stderr, "hutch: %s: %s\n",
@@ -174,10 +173,11 @@ static int cmd_run(const struct vm_config *cfg)
 		return VM_EXIT_ERROR;
 	free(kernel.data);
 	free(initrd.data);
-	if (console_start(&m.com1, &m.vm) || vm_start(&m.vm))
+	if (devices_start_console(&m) || vm_start(&m.vm))
 		return VM_EXIT_ERROR;
 	ret = run_until_stop(&m.vm, sig_fd);
 	machine_stop_devices(&m);
+	devices_destroy();
 	console_restore();
 	if (cfg->print_stats)
 		print_stats(&m.vm);
