@@ -1,4 +1,4 @@
-/* Asynchronous disk I/O: one io_uring per context, or a small thread pool where io_uring is unavailable. */
+/* Asynchronous disk I/O: an io_uring per context, or a small thread pool without io_uring. */
 #include "devices/block/aio.h"
 
 #include <errno.h>
@@ -14,8 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define BLK_AIO_MAX_DEPTH \
-	32768 /* IORING_MAX_ENTRIES; a virtqueue holds no more (virtio 1.2 §2.7) */
+#define BLK_AIO_MAX_DEPTH    32768 /* IORING_MAX_ENTRIES, and virtio 1.2 §2.7's largest queue */
 #define BLK_POOL_MAX_THREADS 4
 #define BLK_ZERO_CHUNK	     (1u << 20) /* bytes per write when zeroes must be written out */
 #define BLK_AGAIN	     1		/* a step's result: issue the request again */
@@ -31,22 +30,24 @@ enum blk_zero_method {
 	BLK_ZERO_WRITE, /* write zeroes from a zero-filled buffer */
 };
 
-/* The engine's part of struct blk_io, kept in its priv[]. */
-union blk_io_priv {
-	struct {
-		uint64_t total;	    /* bytes to move: the iovecs' sum, or len when writing zeroes */
-		uint64_t done;	    /* bytes moved so far */
-		struct iovec *rest; /* private copy of what is left after a short transfer */
-		uint16_t rest_cnt;  /* at most IOV_MAX */
-		uint8_t zero_method;
-	} ring;
-	struct {
-		struct blk_io *next; /* on a pending, work or done list */
-		int result;
-	} pool;
+/*
+ * The engine's part of struct blk_io, kept in its priv[]. Both engines run
+ * a request as a series of steps (one preadv(), one fallocate(), ...), with
+ * the same code deciding after each what comes next: blk_step().
+ */
+struct blk_io_state {
+	uint64_t total; /* bytes to move: the iovecs' sum, or len for DISCARD, WRITE_ZEROES */
+	uint64_t done;	/* bytes moved so far */
+	union {
+		struct iovec *rest;  /* while running: what is left after a short transfer */
+		struct blk_io *next; /* threads, while on a list (rest is NULL then) */
+	};
+	uint16_t rest_cnt;   /* at most IOV_MAX */
+	uint8_t zero_method; /* WRITE_ZEROES: enum blk_zero_method */
+	int result;	     /* threads: the outcome, for blk_aio_complete() */
 };
 
-_Static_assert(sizeof(union blk_io_priv) <= sizeof(((struct blk_io *)0)->priv),
+_Static_assert(sizeof(struct blk_io_state) <= sizeof(((struct blk_io *)0)->priv),
 	       "struct blk_io has no room for the engine's state");
 
 struct blk_io_list {
@@ -77,10 +78,10 @@ struct blk_aio {
 
 /* ------------------------------------------------------------ common ---- */
 
-static union blk_io_priv *blk_priv(struct blk_io *io)
+static struct blk_io_state *blk_state(struct blk_io *io)
 {
 	/* priv[] is the engine's to use; the project builds with -fno-strict-aliasing. */
-	return (union blk_io_priv *)io->priv;
+	return (struct blk_io_state *)io->priv;
 }
 
 static void blk_list_init(struct blk_io_list *list)
@@ -91,9 +92,9 @@ static void blk_list_init(struct blk_io_list *list)
 
 static void blk_list_push(struct blk_io_list *list, struct blk_io *io)
 {
-	blk_priv(io)->pool.next = NULL;
+	blk_state(io)->next = NULL;
 	*list->tail = io;
-	list->tail = &blk_priv(io)->pool.next;
+	list->tail = &blk_state(io)->next;
 }
 
 static struct blk_io *blk_list_pop(struct blk_io_list *list)
@@ -101,9 +102,10 @@ static struct blk_io *blk_list_pop(struct blk_io_list *list)
 	struct blk_io *io = list->head;
 
 	if (io) {
-		list->head = blk_priv(io)->pool.next;
+		list->head = blk_state(io)->next;
 		if (!list->head)
 			list->tail = &list->head;
+		blk_state(io)->next = NULL; /* which makes rest NULL too */
 	}
 	return io;
 }
@@ -128,13 +130,6 @@ static void blk_aio_nudge(struct blk_aio *aio)
 	do
 		n = write(aio->efd, &one, sizeof(one));
 	while (n < 0 && errno == EINTR);
-}
-
-static int blk_fallocate_mode(enum blk_io_op op, unsigned zero_method)
-{
-	if (op == BLK_IO_WRITE_ZEROES && zero_method == BLK_ZERO_RANGE)
-		return FALLOC_FL_ZERO_RANGE;
-	return FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 }
 
 static void blk_zero_method_refused(struct blk_aio *aio, unsigned method)
@@ -198,9 +193,110 @@ static int blk_io_check(const struct blk_aio *aio, const struct blk_io *io, uint
 
 static void blk_io_finish(struct blk_aio *aio, struct blk_io *io, int result)
 {
+	free(blk_state(io)->rest); /* threads: already freed, and rest is next: NULL */
 	aio->inflight--;
 	/* The caller owns io again from here on and may even resubmit it. */
 	io->done(io, result);
+}
+
+/* The system call that the next step of a request makes. */
+enum blk_call {
+	BLK_CALL_READ,	       /* preadv() */
+	BLK_CALL_WRITE,	       /* pwritev() */
+	BLK_CALL_FDATASYNC,    /* fdatasync() */
+	BLK_CALL_FALLOCATE,    /* fallocate(blk_fallocate_mode()) */
+	BLK_CALL_WRITE_ZEROES, /* pwrite() from the zero buffer */
+	BLK_CALL_NOTHING,      /* a 0-byte DISCARD or WRITE_ZEROES: fallocate(2) says EINVAL */
+};
+
+static enum blk_call blk_next_call(struct blk_io *io)
+{
+	struct blk_io_state *st = blk_state(io);
+
+	switch (io->op) {
+	case BLK_IO_READ: return BLK_CALL_READ;
+	case BLK_IO_WRITE: return BLK_CALL_WRITE;
+	case BLK_IO_FLUSH: return BLK_CALL_FDATASYNC;
+	case BLK_IO_DISCARD:
+	case BLK_IO_WRITE_ZEROES: break;
+	}
+	if (!st->total)
+		return BLK_CALL_NOTHING;
+	if (io->op == BLK_IO_WRITE_ZEROES && st->zero_method == BLK_ZERO_WRITE)
+		return BLK_CALL_WRITE_ZEROES;
+	return BLK_CALL_FALLOCATE;
+}
+
+static int blk_fallocate_mode(struct blk_io *io)
+{
+	if (io->op == BLK_IO_WRITE_ZEROES && blk_state(io)->zero_method == BLK_ZERO_RANGE)
+		return FALLOC_FL_ZERO_RANGE;
+	return FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+}
+
+static unsigned blk_zero_chunk(uint64_t left)
+{
+	return left < BLK_ZERO_CHUNK ? (unsigned)left : BLK_ZERO_CHUNK;
+}
+
+/* After a READ or WRITE moved res bytes: 0 when complete, BLK_AGAIN, or -errno. */
+static int blk_rw_step(struct blk_io *io, int res)
+{
+	struct blk_io_state *st = blk_state(io);
+	unsigned cnt;
+	int r;
+
+	if (res < 0)
+		return res;
+	st->done += (unsigned)res;
+	if (st->done >= st->total)
+		return 0;
+	if (res == 0)
+		return -EIO; /* end of file: the rest of the read has no data */
+	r = blk_iov_rest(io, st->done, &st->rest, &cnt);
+	if (r < 0)
+		return r;
+	st->rest_cnt = (uint16_t)cnt;
+	return BLK_AGAIN;
+}
+
+static int blk_zero_step(struct blk_aio *aio, struct blk_io *io, int res)
+{
+	struct blk_io_state *st = blk_state(io);
+
+	if (!st->total)
+		return res; /* BLK_CALL_NOTHING */
+	if (io->op == BLK_IO_DISCARD)
+		return res == -EOPNOTSUPP ? 0 : res; /* discard is a hint (aio.h) */
+	if (st->zero_method != BLK_ZERO_WRITE) {
+		if (res != -EOPNOTSUPP)
+			return res;
+		blk_zero_method_refused(aio, st->zero_method++);
+		return BLK_AGAIN;
+	}
+	if (res <= 0)
+		return res < 0 ? res : -EIO;
+	st->done += (unsigned)res;
+	return st->done < st->total ? BLK_AGAIN : 0;
+}
+
+/*
+ * Decides what follows a step that returned res (bytes, 0, or -errno, as
+ * in a CQE): 0 or -errno when io is finished, BLK_AGAIN to issue the next
+ * step, whose arguments are now in io's state.
+ */
+static int blk_step(struct blk_aio *aio, struct blk_io *io, int res)
+{
+	if (res == -EINTR || res == -EAGAIN)
+		return BLK_AGAIN;
+	switch (io->op) {
+	case BLK_IO_READ:
+	case BLK_IO_WRITE: return blk_rw_step(io, res);
+	case BLK_IO_FLUSH: return res;
+	case BLK_IO_DISCARD:
+	case BLK_IO_WRITE_ZEROES: return blk_zero_step(aio, io, res);
+	}
+	return -EINVAL;
 }
 
 /* ---------------------------------------------------------- io_uring ---- */
@@ -244,108 +340,52 @@ static int blk_uring_start(struct blk_aio *aio)
 	return 0;
 }
 
-/* Queues an SQE for the next step of io. */
+/* Queues an SQE for the next step of io: what blk_pool_issue() does, as an SQE. */
 static int blk_uring_prep(struct blk_aio *aio, struct blk_io *io)
 {
-	union blk_io_priv *p = blk_priv(io);
+	struct blk_io_state *st = blk_state(io);
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&aio->ring);
-	const struct iovec *iov = p->ring.rest ? p->ring.rest : io->iov;
-	unsigned cnt = p->ring.rest ? p->ring.rest_cnt : io->iovcnt;
-	uint64_t offset = io->offset + p->ring.done, left = p->ring.total - p->ring.done;
-	int fd = aio->disk->fd, mode = blk_fallocate_mode(io->op, p->ring.zero_method);
+	const struct iovec *iov = st->rest ? st->rest : io->iov;
+	unsigned cnt = st->rest ? st->rest_cnt : io->iovcnt;
+	uint64_t offset = io->offset + st->done, left = st->total - st->done;
+	int fd = aio->disk->fd;
 
 	if (!sqe)
 		return -EBUSY; /* cannot happen: see blk_uring_start() */
-	switch (io->op) {
-	case BLK_IO_READ: io_uring_prep_readv(sqe, fd, iov, cnt, offset); break;
-	case BLK_IO_WRITE: io_uring_prep_writev(sqe, fd, iov, cnt, offset); break;
-	case BLK_IO_FLUSH: io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
-	case BLK_IO_DISCARD:
-	case BLK_IO_WRITE_ZEROES:
-		if (!left)
-			io_uring_prep_nop(sqe); /* fallocate(2) refuses len 0 with EINVAL */
-		else if (io->op == BLK_IO_WRITE_ZEROES && p->ring.zero_method == BLK_ZERO_WRITE)
-			io_uring_prep_write(sqe, fd, aio->zeroes,
-					    left < BLK_ZERO_CHUNK ? (unsigned)left : BLK_ZERO_CHUNK,
-					    offset);
-		else
-			io_uring_prep_fallocate(sqe, fd, mode, (off_t)offset, (off_t)left);
+	switch (blk_next_call(io)) {
+	case BLK_CALL_READ: io_uring_prep_readv(sqe, fd, iov, cnt, offset); break;
+	case BLK_CALL_WRITE: io_uring_prep_writev(sqe, fd, iov, cnt, offset); break;
+	case BLK_CALL_FDATASYNC: io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
+	case BLK_CALL_NOTHING: io_uring_prep_nop(sqe); break;
+	case BLK_CALL_WRITE_ZEROES:
+		io_uring_prep_write(sqe, fd, aio->zeroes, blk_zero_chunk(left), offset);
+		break;
+	case BLK_CALL_FALLOCATE:
+		io_uring_prep_fallocate(sqe, fd, blk_fallocate_mode(io), (off_t)offset,
+					(off_t)left);
 		break;
 	}
 	io_uring_sqe_set_data(sqe, io);
 	return 0;
 }
 
-/* After a READ or WRITE moved res bytes: 0 when complete, BLK_AGAIN, or -errno. */
-static int blk_uring_rw_step(struct blk_io *io, int res)
-{
-	union blk_io_priv *p = blk_priv(io);
-	unsigned cnt;
-	int r;
-
-	if (res < 0)
-		return res;
-	p->ring.done += (unsigned)res;
-	if (p->ring.done >= p->ring.total)
-		return 0;
-	if (res == 0)
-		return -EIO; /* end of file: the rest of the read has no data */
-	r = blk_iov_rest(io, p->ring.done, &p->ring.rest, &cnt);
-	if (r < 0)
-		return r;
-	p->ring.rest_cnt = (uint16_t)cnt;
-	return BLK_AGAIN;
-}
-
-static int blk_uring_zero_step(struct blk_aio *aio, struct blk_io *io, int res)
-{
-	union blk_io_priv *p = blk_priv(io);
-
-	if (p->ring.total == 0)
-		return res; /* the NOP */
-	if (io->op == BLK_IO_DISCARD)
-		return res == -EOPNOTSUPP ? 0 : res; /* discard is a hint (aio.h) */
-	if (p->ring.zero_method != BLK_ZERO_WRITE) {
-		if (res != -EOPNOTSUPP)
-			return res;
-		blk_zero_method_refused(aio, p->ring.zero_method++);
-		return BLK_AGAIN;
-	}
-	if (res <= 0)
-		return res < 0 ? res : -EIO;
-	p->ring.done += (unsigned)res;
-	return p->ring.done < p->ring.total ? BLK_AGAIN : 0;
-}
-
-static int blk_uring_step(struct blk_aio *aio, struct blk_io *io, int res)
-{
-	if (res == -EINTR || res == -EAGAIN)
-		return BLK_AGAIN;
-	switch (io->op) {
-	case BLK_IO_READ:
-	case BLK_IO_WRITE: return blk_uring_rw_step(io, res);
-	case BLK_IO_FLUSH: return res;
-	case BLK_IO_DISCARD:
-	case BLK_IO_WRITE_ZEROES: return blk_uring_zero_step(aio, io, res);
-	}
-	return -EINVAL;
-}
-
 static void blk_uring_kick(struct blk_aio *aio)
 {
+	unsigned ready = io_uring_sq_ready(&aio->ring);
 	int r;
 
-	if (!io_uring_sq_ready(&aio->ring))
+	if (!ready)
 		return;
 	do
 		r = io_uring_submit(&aio->ring);
 	while (r == -EINTR);
 	/*
-	 * -EAGAIN or -EBUSY: the kernel is short of memory. The SQEs stay in
-	 * the ring; make the eventfd readable so that blk_aio_complete(),
-	 * which kicks again, runs soon rather than the requests sitting there.
+	 * -EAGAIN or -EBUSY (the kernel is short of memory), or not all taken:
+	 * the rest stay in the ring. Make the eventfd readable so that
+	 * blk_aio_complete(), which kicks again, runs soon rather than the
+	 * requests sitting there with nothing to wake anyone.
 	 */
-	if (r < 0)
+	if (r < 0 || (unsigned)r < ready)
 		blk_aio_nudge(aio);
 }
 
@@ -356,7 +396,7 @@ static unsigned blk_uring_complete(struct blk_aio *aio)
 
 	while (io_uring_peek_cqe(&aio->ring, &cqe) == 0) {
 		struct blk_io *io = io_uring_cqe_get_data(cqe);
-		int r = blk_uring_step(aio, io, cqe->res);
+		int r = blk_step(aio, io, cqe->res);
 
 		io_uring_cqe_seen(&aio->ring, cqe);
 		if (r == BLK_AGAIN) {
@@ -364,7 +404,6 @@ static unsigned blk_uring_complete(struct blk_aio *aio)
 			if (r == 0)
 				continue;
 		}
-		free(blk_priv(io)->ring.rest);
 		blk_io_finish(aio, io, r);
 		n++;
 	}
@@ -373,120 +412,38 @@ static unsigned blk_uring_complete(struct blk_aio *aio)
 	return n;
 }
 
-static int blk_uring_submit(struct blk_aio *aio, struct blk_io *io, uint64_t total)
-{
-	union blk_io_priv *p = blk_priv(io);
-
-	p->ring.total = total;
-	if (io->op == BLK_IO_WRITE_ZEROES)
-		p->ring.zero_method = __atomic_load_n(&aio->zero_method, __ATOMIC_RELAXED);
-	return blk_uring_prep(aio, io);
-}
-
 /* ------------------------------------------------------- thread pool ---- */
 
-/* fallocate(2), repeated when a signal interrupts it; 0 or -errno. */
-static int blk_fallocate(int fd, int mode, uint64_t offset, uint64_t len)
+/* Makes the system call for the next step of io: blk_uring_prep() without the ring. */
+static int blk_pool_issue(struct blk_aio *aio, struct blk_io *io)
 {
-	int r;
+	struct blk_io_state *st = blk_state(io);
+	const struct iovec *iov = st->rest ? st->rest : io->iov;
+	int cnt = st->rest ? st->rest_cnt : (int)io->iovcnt, fd = aio->disk->fd;
+	off_t offset = (off_t)(io->offset + st->done);
+	uint64_t left = st->total - st->done;
+	ssize_t n = 0;
 
-	do
-		r = fallocate(fd, mode, (off_t)offset, (off_t)len);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : 0;
-}
-
-static int blk_fdatasync(int fd)
-{
-	int r;
-
-	do
-		r = fdatasync(fd);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : 0;
-}
-
-static int blk_pool_rw(int fd, struct blk_io *io)
-{
-	const struct iovec *iov = io->iov;
-	struct iovec *copy = NULL;
-	unsigned cnt = io->iovcnt;
-	uint64_t done = 0, total = 0;
-	int r = 0;
-
-	for (unsigned i = 0; i < io->iovcnt; i++)
-		total += io->iov[i].iov_len; /* blk_io_check() ruled out overflow */
-	while (done < total) {
-		off_t offset = (off_t)(io->offset + done);
-		ssize_t n = io->op == BLK_IO_READ ? preadv(fd, iov, (int)cnt, offset)
-						  : pwritev(fd, iov, (int)cnt, offset);
-
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO; /* 0: end of file */
-			break;
-		}
-		done += (uint64_t)n;
-		if (done < total) {
-			r = blk_iov_rest(io, done, &copy, &cnt);
-			if (r < 0)
-				break;
-			iov = copy;
-		}
+	switch (blk_next_call(io)) {
+	case BLK_CALL_READ: n = preadv(fd, iov, cnt, offset); break;
+	case BLK_CALL_WRITE: n = pwritev(fd, iov, cnt, offset); break;
+	case BLK_CALL_FDATASYNC: n = fdatasync(fd); break;
+	case BLK_CALL_NOTHING: break;
+	case BLK_CALL_WRITE_ZEROES:
+		n = pwrite(fd, aio->zeroes, blk_zero_chunk(left), offset);
+		break;
+	case BLK_CALL_FALLOCATE:
+		n = fallocate(fd, blk_fallocate_mode(io), offset, (off_t)left);
+		break;
 	}
-	free(copy);
-	return r;
-}
-
-static int blk_pool_write_zeroes(struct blk_aio *aio, struct blk_io *io)
-{
-	int fd = aio->disk->fd, r;
-	unsigned method = __atomic_load_n(&aio->zero_method, __ATOMIC_RELAXED);
-	uint64_t done = 0;
-
-	for (; method < BLK_ZERO_WRITE; method++) {
-		r = blk_fallocate(fd, blk_fallocate_mode(io->op, method), io->offset, io->len);
-		if (r != -EOPNOTSUPP)
-			return r;
-		blk_zero_method_refused(aio, method);
-	}
-	while (done < io->len) {
-		uint64_t left = io->len - done;
-		ssize_t n = pwrite(fd, aio->zeroes, left < BLK_ZERO_CHUNK ? left : BLK_ZERO_CHUNK,
-				   (off_t)(io->offset + done));
-
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int blk_pool_do(struct blk_aio *aio, struct blk_io *io)
-{
-	int fd = aio->disk->fd, r;
-
-	switch (io->op) {
-	case BLK_IO_READ:
-	case BLK_IO_WRITE: return blk_pool_rw(fd, io);
-	case BLK_IO_FLUSH: return blk_fdatasync(fd);
-	case BLK_IO_DISCARD:
-		if (!io->len)
-			return 0;
-		r = blk_fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, io->offset,
-				  io->len);
-		return r == -EOPNOTSUPP ? 0 : r; /* discard is a hint (aio.h) */
-	case BLK_IO_WRITE_ZEROES: return io->len ? blk_pool_write_zeroes(aio, io) : 0;
-	}
-	return -EINVAL;
+	/* At most MAX_RW_COUNT (INT_MAX rounded down to a page) bytes move at once. */
+	return n < 0 ? -errno : (int)n;
 }
 
 static void *blk_pool_worker(void *opaque)
 {
 	struct blk_aio *aio = opaque;
+	struct blk_io_state *st;
 	struct blk_io *io;
 
 	for (;;) {
@@ -498,7 +455,12 @@ static void *blk_pool_worker(void *opaque)
 		if (!io)
 			return NULL; /* stopped, and nothing left */
 
-		blk_priv(io)->pool.result = blk_pool_do(aio, io);
+		st = blk_state(io);
+		do
+			st->result = blk_step(aio, io, blk_pool_issue(aio, io));
+		while (st->result == BLK_AGAIN);
+		free(st->rest);
+		st->rest = NULL;
 
 		/* The unlock publishes result to the caller's thread, which takes the lock. */
 		pthread_mutex_lock(&aio->lock);
@@ -577,7 +539,7 @@ static unsigned blk_pool_complete(struct blk_aio *aio)
 	pthread_mutex_unlock(&aio->lock);
 	/* Pop before done(): the callback may reuse io, and its priv with it. */
 	while ((io = blk_list_pop(&done))) {
-		blk_io_finish(aio, io, blk_priv(io)->pool.result);
+		blk_io_finish(aio, io, blk_state(io)->result);
 		n++;
 	}
 	return n;
@@ -661,6 +623,7 @@ int blk_aio_fd(const struct blk_aio *aio)
 
 int blk_aio_submit(struct blk_aio *aio, struct blk_io *io)
 {
+	struct blk_io_state *st;
 	uint64_t total;
 	int r = blk_io_check(aio, io, &total);
 
@@ -668,9 +631,12 @@ int blk_aio_submit(struct blk_aio *aio, struct blk_io *io)
 		return r;
 	if (aio->inflight >= aio->depth)
 		return -EAGAIN;
-	memset(io->priv, 0, sizeof(io->priv));
+	st = blk_state(io);
+	*st = (struct blk_io_state){ .total = total };
+	if (io->op == BLK_IO_WRITE_ZEROES)
+		st->zero_method = __atomic_load_n(&aio->zero_method, __ATOMIC_RELAXED);
 	if (aio->engine == BLK_AIO_URING) {
-		r = blk_uring_submit(aio, io, total);
+		r = blk_uring_prep(aio, io);
 		if (r < 0)
 			return r;
 	} else {

@@ -54,16 +54,27 @@ struct blk_aio;
  * An I/O context for one disk, used by one thread (a virtqueue's I/O
  * thread): at most depth requests in flight. NULL with errno set on
  * failure. The disk outlives the context.
+ *
+ * It may be created on another thread, but blk_aio_submit(), _kick(),
+ * _complete() and _drain() must all run on the one thread, which must not
+ * exit while requests are in flight (Linux cancels the io_uring requests of
+ * a thread that exits). depth is 1 to 32768 (EINVAL otherwise); the thread
+ * pool has min(depth, 4) workers, started with every signal blocked.
  */
 struct blk_aio *blk_aio_create(const struct disk *disk, unsigned depth, enum blk_aio_engine engine);
-void blk_aio_destroy(struct blk_aio *aio); /* after blk_aio_drain() */
+/* Drains first if anything is in flight, calling done callbacks from here. NULL is fine. */
+void blk_aio_destroy(struct blk_aio *aio);
 
 /* "io_uring" or "threads". */
 const char *blk_aio_engine_name(const struct blk_aio *aio);
 
 /*
  * A file descriptor (an eventfd) that becomes readable when completions are
- * waiting for blk_aio_complete(); poll it for EPOLLIN.
+ * waiting for blk_aio_complete(); poll it for EPOLLIN, level- or
+ * edge-triggered: blk_aio_complete() empties it, and it may be readable
+ * with nothing to reap (then blk_aio_complete() returns 0). With io_uring,
+ * the kernel may interrupt the thread's epoll_wait() (EINTR) to finish
+ * requests it submitted; wait again.
  */
 int blk_aio_fd(const struct blk_aio *aio);
 
@@ -71,15 +82,29 @@ int blk_aio_fd(const struct blk_aio *aio);
  * Queues io. It may not start until blk_aio_kick() (batching). 0, or
  * -EAGAIN when depth requests are already in flight (the caller retries
  * after completions), or -errno. done is never called from here.
+ * Checked before the depth, and then done is never called for io:
+ * -EINVAL: unknown op, no done, more than IOV_MAX iovecs or SSIZE_MAX
+ *   bytes, or a range past INT64_MAX;
+ * -EROFS: WRITE, DISCARD or WRITE_ZEROES on a read-only disk.
+ * The range is not checked against disk->size: the device does that. A
+ * write past the end of a regular file grows it. DISCARD is a hint: where
+ * holes cannot be punched (EOPNOTSUPP) it succeeds, doing nothing.
+ * WRITE_ZEROES tries FALLOC_FL_ZERO_RANGE, then PUNCH_HOLE, then writes
+ * zeroes, remembering per context what the file system refused.
  */
 int blk_aio_submit(struct blk_aio *aio, struct blk_io *io) __attribute__((warn_unused_result));
 
-/* Starts everything queued by blk_aio_submit() (one io_uring_submit()). */
+/*
+ * Starts everything queued by blk_aio_submit() (one io_uring_submit(), or
+ * one wakeup of the workers). Call it once per batch of submissions.
+ */
 void blk_aio_kick(struct blk_aio *aio);
 
 /*
  * Reads the eventfd, reaps what completed and calls each done callback.
- * Returns how many completed. Never blocks.
+ * Returns how many completed. Never blocks. A done callback may call
+ * blk_aio_submit() and blk_aio_kick(), but not blk_aio_complete(),
+ * blk_aio_drain() or blk_aio_destroy().
  */
 unsigned blk_aio_complete(struct blk_aio *aio);
 
