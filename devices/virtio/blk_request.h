@@ -53,12 +53,12 @@ enum blk_request_error {
 	BLK_E_OK = 0,
 	BLK_E_NO_STATUS,    /* no device-writable byte for the status: cannot even complete */
 	BLK_E_SHORT_HEADER, /* fewer than 16 device-readable bytes for the header */
-	BLK_E_UNSUPPORTED,  /* unknown type, or DISCARD/WRITE_ZEROES not negotiated */
+	BLK_E_UNSUPPORTED,  /* unknown type, op not negotiated, or a bad segment flag */
 	BLK_E_READONLY,	    /* a write-type request on a read-only disk */
 	BLK_E_DIRECTION, /* IN with data buffers the device may not write, OUT the reverse, ... */
 	BLK_E_LENGTH,	 /* data not a multiple of 512, no GET_ID buffer, or a chain over 4 GiB */
 	BLK_E_RANGE,	 /* sectors past capacity, or sector arithmetic overflows */
-	BLK_E_SEGMENTS,	 /* segment array empty, not whole, too many, or a bad segment */
+	BLK_E_SEGMENTS,	 /* segment array empty, not whole, too many, or a segment too long */
 };
 
 /*
