@@ -42,7 +42,7 @@ static const char run_help[] =
 	"      --console serial|virtio\n"
 	"                       the guest console on hutch's standard input and output:\n"
 	"                       ttyS0 (default), or hvc0 (virtio-console; ttyS0 still\n"
-	"                       shows early boot messages). virtio appends console=hvc0\n"
+	"                       shows boot messages). virtio appends console=hvc0\n"
 	"                       to the command line\n"
 	"      --stats          at exit, print KVM's VM exit counters to stderr\n"
 	"  -h, --help           this help\n"

@@ -16,13 +16,6 @@ static unsigned ndisks;
 static struct virtio_rng rng;
 static struct virtio_console *vcon; /* with --console virtio */
 
-/* COM1 output: shown until the guest's virtio-console driver takes over. */
-static void devices_serial_out(void *opaque, uint8_t byte)
-{
-	if (!vcon || !virtio_console_active(vcon))
-		console_output(opaque, byte);
-}
-
 static size_t devices_serial_in(void *opaque, const uint8_t *buf, size_t len)
 {
 	return serial_receive(opaque, buf, len);
@@ -102,7 +95,9 @@ int devices_create(struct machine *m, const struct vm_config *cfg)
 		if (ret)
 			return ret;
 	}
-	m->console_out = devices_serial_out;
+	/* COM1 output stays visible with virtio-console too: kernel messages may
+	 * then show twice, but what init or getty write to ttyS0 is not lost. */
+	m->console_out = console_output;
 	if (cfg->console == CONSOLE_VIRTIO) {
 		ret = devices_add_console(m);
 		if (ret) {

@@ -79,9 +79,17 @@ static int console_activate(struct virtio_dev *vdev)
 	struct virtio_console *con = vdev->opaque;
 	int ret = evloop_add(vdev->loop, con->input_fd, console_input_ready, con);
 
-	if (!ret)
-		atomic_store(&con->active, true);
-	return ret;
+	if (ret)
+		return ret;
+	atomic_store(&con->size_resent, false);
+	atomic_store(&con->active, true);
+	/*
+	 * Linux reads the size only on a configuration change, and hvc applies
+	 * it only to an open tty: announce it now, and again with the first
+	 * input, when someone surely has hvc0 open.
+	 */
+	virtio_config_changed(vdev);
+	return 0;
 }
 
 static void console_reset(struct virtio_dev *vdev)
@@ -144,6 +152,8 @@ size_t virtio_console_receive(struct virtio_console *con, const uint8_t *buf, si
 	memcpy(con->input + con->input_len, buf, n);
 	con->input_len += n;
 	pthread_mutex_unlock(&con->input_lock);
+	if (n && atomic_load(&con->active) && !atomic_exchange(&con->size_resent, true))
+		virtio_config_changed(&con->vdev);
 	if (n && write(con->input_fd, &one, sizeof(one)) < 0) {
 		/* the counter cannot overflow; the loop sees the input on its next wake */
 	}

@@ -23,6 +23,7 @@ struct virtio_console {
 	size_t input_len;
 	int input_fd; /* eventfd: input arrived */
 	atomic_bool active;
+	atomic_bool size_resent; /* the size was announced again on the first input */
 	struct virtq_chain chain;
 };
 

@@ -71,7 +71,7 @@ expect_out() {
 wait_for_out() {
 	local i
 	for ((i = 0; i < $2 * 10; i++)); do
-		grep -qaE -- "$1" "$OUT" && return 0
+		grep -qaE -- "$1" "$OUT" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	fail "no /$1/ in the output within $2 s"
