@@ -25,6 +25,7 @@ struct evloop {
 	int wake_fd; /* eventfd: a call is posted, or the loop must stop */
 	bool stop;
 	struct evloop_handler *handlers;
+	struct evloop_handler *dead; /* deleted during this batch of events: freed after it */
 
 	/* One evloop_call() at a time hands its function over here. */
 	pthread_mutex_t call_lock;
@@ -79,8 +80,8 @@ static void evloop_del_on_thread(void *opaque)
 			*pp = h->next;
 			/* Events of this batch may still name it: disarm, free later. */
 			h->fn = NULL;
-			h->next = NULL;
-			free(h);
+			h->next = a->loop->dead;
+			a->loop->dead = h;
 			a->ret = 0;
 			return;
 		}
@@ -153,18 +154,14 @@ static void evloop_run_call(struct evloop *loop)
 	pthread_mutex_unlock(&loop->lock);
 }
 
-/*
- * A handler deleted by an earlier callback of the same batch was freed, so
- * its event must not be dispatched: each event's handler is looked up in
- * the live list before use.
- */
-static bool evloop_is_live(const struct evloop *loop, const struct evloop_handler *h)
+static void evloop_free_list(struct evloop_handler *h)
 {
-	for (const struct evloop_handler *p = loop->handlers; p; p = p->next) {
-		if (p == h)
-			return true;
+	while (h) {
+		struct evloop_handler *next = h->next;
+
+		free(h);
+		h = next;
 	}
-	return false;
 }
 
 static void *evloop_thread(void *arg)
@@ -178,12 +175,18 @@ static void *evloop_thread(void *arg)
 		for (int i = 0; i < n; i++) {
 			struct evloop_handler *h = events[i].data.ptr;
 
+			/* A handler deleted by an earlier callback of this batch is
+			 * disarmed but not yet freed: its event is skipped. Freeing it
+			 * at once would let a handler added meanwhile get its address
+			 * and run for the stale event. */
 			if (!h) {
 				evloop_run_call(loop);
-			} else if (evloop_is_live(loop, h) && h->fn) {
+			} else if (h->fn) {
 				h->fn(h->opaque);
 			}
 		}
+		evloop_free_list(loop->dead);
+		loop->dead = NULL;
 	}
 	return NULL;
 }
@@ -229,12 +232,8 @@ void evloop_destroy(struct evloop *loop)
 		return;
 	evloop_call(loop, evloop_stop_on_thread, loop);
 	pthread_join(loop->thread, NULL);
-	while (loop->handlers) {
-		struct evloop_handler *h = loop->handlers;
-
-		loop->handlers = h->next;
-		free(h);
-	}
+	evloop_free_list(loop->handlers);
+	evloop_free_list(loop->dead);
 	close(loop->epoll_fd);
 	close(loop->wake_fd);
 	pthread_mutex_destroy(&loop->call_lock);

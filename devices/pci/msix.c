@@ -145,8 +145,9 @@ static void msix_write_word(struct msix *msix, unsigned v, unsigned word, uint32
 
 	switch (word) {
 	case 0:
+		value &= ~3u; /* PCI 3.0 §6.8.2.6: bits 1:0 are 0 */
 		vec->route_stale |= vec->addr_lo != value;
-		vec->addr_lo = value & ~3u; /* PCI 3.0 §6.8.2.6: bits 1:0 are 0 */
+		vec->addr_lo = value;
 		break;
 	case 1:
 		vec->route_stale |= vec->addr_hi != value;

@@ -87,6 +87,10 @@ int pci_device_set_bar(struct pci_device *dev, unsigned idx, uint64_t size, bool
 	if (idx + (mem64 ? 1 : 0) >= PCI_NUM_BARS || size < 4096 || (size & (size - 1)) ||
 	    (!mem64 && size > (1ULL << 31)))
 		return -EINVAL;
+	/* A 64-bit BAR's upper register is not a BAR of its own. */
+	if ((idx > 0 && dev->bars[idx - 1].size && dev->bars[idx - 1].mem64) ||
+	    (mem64 && dev->bars[idx + 1].size))
+		return -EINVAL;
 	dev->bars[idx] = (struct pci_bar){ size, mem64, prefetch, ops, opaque, 0, false };
 	/* Address bits above the size are writable: sizing reads back ~(size-1). */
 	for (unsigned i = 0; i < (mem64 ? 8u : 4u); i++)

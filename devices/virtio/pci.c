@@ -198,6 +198,10 @@ static void vp_write_status(struct virtio_pci *vp, uint8_t value)
 	}
 	pthread_mutex_lock(&vdev->lock);
 	old = vdev->status;
+	/* §2.1.1: the driver must not clear a status bit, only reset them all.
+	 * Ignore attempts: setting DRIVER_OK again would activate a running
+	 * device twice, and FEATURES_OK again change its features under it. */
+	value |= old;
 	if ((value & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
 		/* §2.2.2: accept only offered bits, and modern devices need VERSION_1 */
 		if ((vp->driver_features & ~vdev->features) ||
@@ -347,23 +351,26 @@ static void store_le(void *data, unsigned len, uint32_t v)
 
 /* --- BAR 4 --- */
 
-static void vp_device_cfg(struct virtio_pci *vp, uint64_t off, void *data, unsigned len, bool write)
+static void vp_device_cfg_read(struct virtio_pci *vp, uint64_t off, void *data, unsigned len)
 {
 	struct virtio_dev *vdev = vp->vdev;
 
 	if (off + len > vdev->config_size) {
-		if (!write)
-			memset(data, 0xff, len);
+		memset(data, 0xff, len);
 		return;
 	}
 	pthread_mutex_lock(&vdev->lock);
-	if (write)
-		memcpy(vdev->config + off, data, len);
-	else
-		memcpy(data, vdev->config + off, len);
+	memcpy(data, vdev->config + off, len);
 	pthread_mutex_unlock(&vdev->lock);
-	if (write && vdev->ops->config_written)
-		vdev->ops->config_written(vdev, (unsigned)off, len);
+}
+
+/* Only the device decides what a driver may change in its configuration. */
+static void vp_device_cfg_write(struct virtio_pci *vp, uint64_t off, const void *data, unsigned len)
+{
+	struct virtio_dev *vdev = vp->vdev;
+
+	if (off + len <= vdev->config_size && vdev->ops->config_write)
+		vdev->ops->config_write(vdev, (unsigned)off, data, len);
 }
 
 static void vp_bar_read(void *opaque, uint64_t offset, void *data, unsigned len)
@@ -378,7 +385,7 @@ static void vp_bar_read(void *opaque, uint64_t offset, void *data, unsigned len)
 		/* §4.1.4.5.1: reading clears */
 		*(uint8_t *)data = __atomic_exchange_n(&vp->isr, 0, __ATOMIC_SEQ_CST);
 	} else if (region == VP_DEVICE) {
-		vp_device_cfg(vp, off, data, len, false);
+		vp_device_cfg_read(vp, off, data, len);
 	} else {
 		memset(data, region == VP_NOTIFY ? 0 : 0xff, len);
 	}
@@ -393,7 +400,7 @@ static void vp_bar_write(void *opaque, uint64_t offset, const void *data, unsign
 	if (region == VP_COMMON && vp_common_width((unsigned)off) == len) {
 		vp_common_write(vp, (unsigned)off, load_le(data, len));
 	} else if (region == VP_DEVICE) {
-		vp_device_cfg(vp, off, (void *)data, len, true);
+		vp_device_cfg_write(vp, off, data, len);
 	} else if (region == VP_NOTIFY && off % VP_NOTIFY_MULT == 0 &&
 		   off / VP_NOTIFY_MULT < vp->vdev->num_queues) {
 		/* A notification that missed the ioeventfd (another width): same effect. */
@@ -495,6 +502,8 @@ int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *vdev,
 	vdev->transport = &vp_transport_ops;
 	vdev->transport_opaque = vp;
 	pthread_mutex_init(&vdev->lock, NULL);
+	for (unsigned q = 0; q < vdev->num_queues; q++)
+		vdev->queues[q].kick_fd = -1; /* for virtio_pci_destroy() after a failure */
 	for (unsigned q = 0; q < vdev->num_queues; q++) {
 		vdev->queues[q].vdev = vdev;
 		vdev->queues[q].index = q;
@@ -539,4 +548,9 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 		vdev->loop = NULL;
 	}
 	msix_destroy(&vp->msix);
+	for (unsigned q = 0; q < vdev->num_queues; q++) {
+		if (vdev->queues[q].kick_fd >= 0)
+			close(vdev->queues[q].kick_fd);
+		vdev->queues[q].kick_fd = -1;
+	}
 }

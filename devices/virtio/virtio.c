@@ -10,9 +10,10 @@ void virtio_set_needs_reset(struct virtio_dev *vdev, const char *why)
 	bool first;
 
 	pthread_mutex_lock(&vdev->lock);
-	first = !(vdev->status & VIRTIO_STATUS_NEEDS_RESET);
 	/* virtio 1.2 §2.1.2: only meaningful once the driver is using the device */
-	if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
+	first = (vdev->status & VIRTIO_STATUS_DRIVER_OK) &&
+		!(vdev->status & VIRTIO_STATUS_NEEDS_RESET);
+	if (first)
 		vdev->status |= VIRTIO_STATUS_NEEDS_RESET;
 	pthread_mutex_unlock(&vdev->lock);
 	if (first) {

@@ -41,8 +41,10 @@ struct virtio_dev_ops {
 	const char *name;   /* "virtio-blk" */
 	uint16_t device_id; /* VIRTIO_ID_* */
 	uint32_t pci_class; /* class code for the PCI transport */
-	/* on a vCPU thread, after the driver wrote [offset, offset+len) of vdev->config */
-	void (*config_written)(struct virtio_dev *vdev, unsigned offset, unsigned len);
+	/* on a vCPU thread, when the driver writes the device configuration; the
+	 * device stores what it accepts (under vdev->lock). NULL: read-only. */
+	void (*config_write)(struct virtio_dev *vdev, unsigned offset, const void *data,
+			     unsigned len);
 	/* on the I/O thread, after DRIVER_OK: the queues are set up; 0 or -errno */
 	int (*activate)(struct virtio_dev *vdev);
 	/* on the I/O thread, when the driver notified queue q */
