@@ -164,6 +164,10 @@ static void blk_handle_chain(struct blk_queue *queue)
 		blk_get_id(queue, req);
 		return;
 	}
+	if ((req->type == VIRTIO_BLK_T_IN || req->type == VIRTIO_BLK_T_OUT) && !req->data_len) {
+		blk_complete(queue, blk->chain.head, req->status, VIRTIO_BLK_S_OK, 1);
+		return; /* nothing to transfer */
+	}
 	slot = queue->free;
 	queue->free = slot->next_free;
 	slot->head = blk->chain.head;
