@@ -39,6 +39,16 @@ static const char run_help[] =
 	"                       a raw disk image as a virtio-blk disk (repeatable: vda,\n"
 	"                       vdb, ...); locked so no other VM can write it meanwhile.\n"
 	"                       Write ',,' for a comma inside a value\n"
+	"  -n, --net "
+	"user[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...[,restrict=on][,mac=MAC]\n"
+	"      --net tap=IFNAME[,mac=MAC]\n"
+	"                       a virtio-net NIC (repeatable: eth0, eth1, ...). user: NAT\n"
+	"                       without root (libslirp): DHCP gives 10.0.2.15, 10.0.2.2 is\n"
+	"                       the host's loopback, hostfwd forwards a host port (on\n"
+	"                       127.0.0.1 unless HOSTADDR says otherwise) to the guest,\n"
+	"                       restrict=on cuts the guest off from the host. tap: an\n"
+	"                       existing TAP device (created when run as root), with\n"
+	"                       checksum and segmentation offloads\n"
 	"      --console serial|virtio\n"
 	"                       the guest console on hutch's standard input and output:\n"
 	"                       ttyS0 (default), or hvc0 (virtio-console; ttyS0 still\n"
@@ -187,6 +197,77 @@ static enum cli_command cli_parse_disk(char *arg, struct vm_config *cfg, int *ex
 	return CLI_RUN;
 }
 
+static bool cli_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char end;
+
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+				      &v[4], &v[5], &end) != 6)
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return !(mac[0] & 1); /* a multicast address cannot be a NIC's */
+}
+
+static enum cli_command cli_parse_nic_item(struct nic_config *n, char *item, char *value,
+					   int *exit_code)
+{
+	if (!strcmp(item, "hostfwd") && !n->tap) {
+		if (n->nhostfwd == CONFIG_MAX_HOSTFWD)
+			return cli_usage_error(exit_code, "--net: at most %s hostfwd rules", "16");
+		n->hostfwd[n->nhostfwd++] = value;
+	} else if (!strcmp(item, "restrict") && !n->tap) {
+		if (!cli_parse_bool(value, &n->restrict_host))
+			return cli_usage_error(exit_code, "--net: restrict='%s' is not on or off",
+					       value);
+	} else if (!strcmp(item, "mac")) {
+		if (!cli_parse_mac(value, n->mac))
+			return cli_usage_error(
+				exit_code,
+				"--net: mac='%s' is not a unicast MAC like 52:54:00:12:34:56",
+				value);
+		n->has_mac = true;
+	} else {
+		return cli_usage_error(
+			exit_code,
+			n->tap ? "--net tap: unknown key '%s' (mac)"
+			       : "--net user: unknown key '%s' (hostfwd, restrict, mac)",
+			item);
+	}
+	return CLI_RUN;
+}
+
+/* --net user[,...] or --net tap=IFNAME[,...] */
+static enum cli_command cli_parse_net(char *arg, struct vm_config *cfg, int *exit_code)
+{
+	struct nic_config *n;
+	char *item = cli_next_item(&arg);
+
+	if (cfg->nnics == CONFIG_MAX_NICS)
+		return cli_usage_error(exit_code, "--net: at most %s NICs", "8");
+	n = &cfg->nics[cfg->nnics];
+	*n = (struct nic_config){ 0 };
+	if (item && !strncmp(item, "tap=", 4) && item[4]) {
+		n->tap = true;
+		n->ifname = item + 4;
+	} else if (!item || strcmp(item, "user")) {
+		return cli_usage_error(exit_code, "--net: '%s' is not user or tap=IFNAME",
+				       item ? item : "");
+	}
+	while ((item = cli_next_item(&arg))) {
+		char *eq = strchr(item, '=');
+
+		if (!eq)
+			return cli_usage_error(exit_code, "--net: '%s' is not key=value", item);
+		*eq = '\0';
+		if (cli_parse_nic_item(n, item, eq + 1, exit_code) == CLI_EXIT)
+			return CLI_EXIT;
+	}
+	cfg->nnics++;
+	return CLI_RUN;
+}
+
 static enum cli_command cli_parse_run_option(int opt, struct vm_config *cfg, int *exit_code)
 {
 	char *end;
@@ -213,6 +294,7 @@ static enum cli_command cli_parse_run_option(int opt, struct vm_config *cfg, int
 		break;
 	case 'S': cfg->print_stats = true; break;
 	case 'd': return cli_parse_disk(optarg, cfg, exit_code);
+	case 'n': return cli_parse_net(optarg, cfg, exit_code);
 	case 'C':
 		if (!strcmp(optarg, "serial"))
 			cfg->console = CONSOLE_SERIAL;
@@ -244,6 +326,7 @@ static enum cli_command cli_parse_run(int argc, char **argv, struct vm_config *c
 		{ "cpus", required_argument, NULL, 'p' },
 		{ "stats", no_argument, NULL, 'S' },
 		{ "disk", required_argument, NULL, 'd' },
+		{ "net", required_argument, NULL, 'n' },
 		{ "console", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -251,7 +334,7 @@ static enum cli_command cli_parse_run(int argc, char **argv, struct vm_config *c
 	int opt;
 
 	optind = 0; /* 0, not 1: also resets glibc's position inside an option cluster */
-	while ((opt = getopt_long(argc, argv, "k:i:c:m:p:d:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:i:c:m:p:d:n:h", opts, NULL)) != -1) {
 		if (cli_parse_run_option(opt, cfg, exit_code) == CLI_EXIT)
 			return CLI_EXIT;
 	}

@@ -17,7 +17,20 @@ enum console_kind {
 	CONSOLE_VIRTIO, /* hvc0 on stdio; ttyS0 still shows early boot messages */
 };
 
-#define CONFIG_MAX_DISKS 16
+#define CONFIG_MAX_DISKS   16
+#define CONFIG_MAX_NICS	   8
+#define CONFIG_MAX_HOSTFWD 16
+
+/* --net user[,hostfwd=SPEC]...[,restrict=on][,mac=MAC] | --net tap=IFNAME[,mac=MAC] */
+struct nic_config {
+	bool tap;
+	const char *ifname;			 /* tap */
+	const char *hostfwd[CONFIG_MAX_HOSTFWD]; /* user: unparsed specs */
+	unsigned nhostfwd;
+	bool restrict_host; /* user: the guest may not reach the host */
+	uint8_t mac[6];
+	bool has_mac;
+};
 
 struct vm_config {
 	const char *kernel_path;
@@ -28,6 +41,8 @@ struct vm_config {
 	bool print_stats; /* --stats: VM exit counters at exit */
 	struct disk_config disks[CONFIG_MAX_DISKS];
 	unsigned ndisks;
+	struct nic_config nics[CONFIG_MAX_NICS];
+	unsigned nnics;
 	enum console_kind console;
 };
 

@@ -7,12 +7,19 @@
 #include <string.h>
 
 #include "devices/virtio/blk.h"
+#include "devices/net/slirp.h"
+#include "devices/net/tap.h"
 #include "devices/virtio/console.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "vmm/console.h"
 
 static struct virtio_blk *disks[CONFIG_MAX_DISKS];
 static unsigned ndisks;
+static struct virtio_net *nics[CONFIG_MAX_NICS];
+static unsigned nnics;
+/* libslirp keeps global state: every user-mode NIC runs on this one thread */
+static struct evloop *slirp_loop;
 static struct virtio_rng rng;
 static struct virtio_console *vcon; /* with --console virtio */
 
@@ -86,6 +93,65 @@ static int devices_add_disk(struct machine *m, const struct disk_config *dc, uns
 	return 0;
 }
 
+/* The backend a --net option asks for; one line and NULL for a user error. */
+static struct net_backend *devices_net_backend(const struct nic_config *nc)
+{
+	struct net_slirp_config sc = { .restrict_host = nc->restrict_host };
+	struct net_backend *be;
+	char err[256];
+
+	if (nc->tap) {
+		be = net_tap_create(nc->ifname, err, sizeof(err));
+		if (!be)
+			fprintf(stderr, "hutch: --net tap: %s\n", err);
+		return be;
+	}
+	for (unsigned i = 0; i < nc->nhostfwd; i++) {
+		if (net_hostfwd_parse(nc->hostfwd[i], &sc.fwd[sc.nfwd++], err, sizeof(err))) {
+			fprintf(stderr, "hutch: --net user: %s\n", err);
+			return NULL;
+		}
+	}
+	be = net_slirp_create(&sc, err, sizeof(err));
+	if (!be)
+		fprintf(stderr, "hutch: --net user: %s\n", err);
+	return be;
+}
+
+static int devices_add_nic(struct machine *m, const struct nic_config *nc, unsigned index)
+{
+	/* QEMU's default OUI and first address, one up per NIC */
+	uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(0x56 + index) };
+	struct virtio_net *net = calloc(1, sizeof(*net));
+	struct net_backend *be;
+	char name[16];
+	int ret;
+
+	if (!net)
+		return VM_EXIT_ERROR;
+	be = devices_net_backend(nc);
+	if (!be) {
+		free(net);
+		return VM_EXIT_USAGE;
+	}
+	nics[nnics++] = net;
+	ret = virtio_net_init(net, be, nc->has_mac ? nc->mac : mac);
+	if (!ret && !nc->tap) {
+		if (!slirp_loop)
+			slirp_loop = evloop_create("hutch-slirp");
+		net->vdev.loop = slirp_loop;
+		ret = slirp_loop ? 0 : -ENOMEM;
+	}
+	snprintf(name, sizeof(name), "hutch-net%u", index);
+	if (!ret)
+		ret = machine_add_virtio(m, &net->vdev, name);
+	if (ret) {
+		fprintf(stderr, "hutch: cannot add a NIC: %s\n", strerror(-ret));
+		return VM_EXIT_ERROR;
+	}
+	return 0;
+}
+
 int devices_create(struct machine *m, const struct vm_config *cfg)
 {
 	int ret;
@@ -97,6 +163,11 @@ int devices_create(struct machine *m, const struct vm_config *cfg)
 	}
 	/* COM1 output stays visible with virtio-console too: kernel messages may
 	 * then show twice, but what init or getty write to ttyS0 is not lost. */
+	for (unsigned i = 0; i < cfg->nnics; i++) {
+		ret = devices_add_nic(m, &cfg->nics[i], i);
+		if (ret)
+			return ret;
+	}
 	m->console_out = console_output;
 	if (cfg->console == CONSOLE_VIRTIO) {
 		ret = devices_add_console(m);
@@ -121,4 +192,11 @@ void devices_destroy(void)
 		free(disks[i]);
 	}
 	ndisks = 0;
+	for (unsigned i = 0; i < nnics; i++) {
+		nics[i]->be->ops->destroy(nics[i]->be);
+		free(nics[i]);
+	}
+	nnics = 0;
+	evloop_destroy(slirp_loop);
+	slirp_loop = NULL;
 }

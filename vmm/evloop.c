@@ -34,6 +34,11 @@ struct evloop {
 	evloop_fn *call_fn;
 	void *call_opaque;
 	bool call_done;
+
+	/* With a poll hook, the loop poll()s the epoll fd with the hook's fds. */
+	struct evloop_poll_hook hook;
+	bool has_hook;
+	struct evloop_pollset pollset;
 };
 
 struct add_args {
@@ -164,13 +169,57 @@ static void evloop_free_list(struct evloop_handler *h)
 	}
 }
 
+int evloop_pollset_add(struct evloop_pollset *set, int fd, short events)
+{
+	if (set->n == set->cap) {
+		unsigned cap = set->cap ? set->cap * 2 : 16;
+		struct pollfd *fds = realloc(set->fds, cap * sizeof(*fds));
+
+		if (!fds)
+			return -ENOMEM;
+		set->fds = fds;
+		set->cap = cap;
+	}
+	set->fds[set->n] = (struct pollfd){ .fd = fd, .events = events };
+	return (int)set->n++;
+}
+
+void evloop_set_poll_hook(struct evloop *loop, const struct evloop_poll_hook *hook)
+{
+	loop->has_hook = hook != NULL;
+	if (hook)
+		loop->hook = *hook;
+}
+
+/*
+ * Waits for epoll events; with a poll hook, poll()s the epoll fd (readable
+ * when an event is pending) together with the hook's descriptors first.
+ */
+static int evloop_wait(struct evloop *loop, struct epoll_event *events)
+{
+	struct evloop_pollset *set = &loop->pollset;
+	int timeout = -1;
+
+	if (!loop->has_hook)
+		return epoll_wait(loop->epoll_fd, events, EVLOOP_MAX_EVENTS, -1);
+	set->n = 0;
+	if (evloop_pollset_add(set, loop->epoll_fd, POLLIN) < 0)
+		return epoll_wait(loop->epoll_fd, events, EVLOOP_MAX_EVENTS, 100);
+	loop->hook.prepare(loop->hook.opaque, set, &timeout);
+	if (poll(set->fds, set->n, timeout) < 0)
+		for (unsigned i = 0; i < set->n; i++)
+			set->fds[i].revents = 0;
+	loop->hook.dispatch(loop->hook.opaque, set);
+	return epoll_wait(loop->epoll_fd, events, EVLOOP_MAX_EVENTS, 0);
+}
+
 static void *evloop_thread(void *arg)
 {
 	struct evloop *loop = arg;
 	struct epoll_event events[EVLOOP_MAX_EVENTS];
 
 	while (!loop->stop) {
-		int n = epoll_wait(loop->epoll_fd, events, EVLOOP_MAX_EVENTS, -1);
+		int n = evloop_wait(loop, events);
 
 		for (int i = 0; i < n; i++) {
 			struct evloop_handler *h = events[i].data.ptr;
@@ -234,6 +283,7 @@ void evloop_destroy(struct evloop *loop)
 	pthread_join(loop->thread, NULL);
 	evloop_free_list(loop->handlers);
 	evloop_free_list(loop->dead);
+	free(loop->pollset.fds);
 	close(loop->epoll_fd);
 	close(loop->wake_fd);
 	pthread_mutex_destroy(&loop->call_lock);

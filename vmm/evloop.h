@@ -2,6 +2,7 @@
 #ifndef HUTCH_VMM_EVLOOP_H
 #define HUTCH_VMM_EVLOOP_H
 
+#include <poll.h>
 #include <stdbool.h>
 
 struct evloop;
@@ -27,6 +28,29 @@ int evloop_del(struct evloop *loop, int fd);
  * fn is ordered with every handler. Directly when called on that thread.
  */
 void evloop_call(struct evloop *loop, evloop_fn *fn, void *opaque);
+
+/*
+ * For libraries that poll a changing set of file descriptors (libslirp):
+ * before each wait the loop calls prepare(), which adds descriptors with
+ * evloop_pollset_add() and may lower *timeout_ms (-1: none); after the wait
+ * (readiness or timeout) it calls dispatch(), which reads revents.
+ */
+struct evloop_pollset {
+	struct pollfd *fds;
+	unsigned n, cap;
+};
+
+struct evloop_poll_hook {
+	void (*prepare)(void *opaque, struct evloop_pollset *set, int *timeout_ms);
+	void (*dispatch)(void *opaque, struct evloop_pollset *set);
+	void *opaque;
+};
+
+/* Adds fd; returns its index in set->fds, or -ENOMEM. */
+int evloop_pollset_add(struct evloop_pollset *set, int fd, short events);
+
+/* Installs (or with NULL removes) the loop's one poll hook; on the loop's thread. */
+void evloop_set_poll_hook(struct evloop *loop, const struct evloop_poll_hook *hook);
 
 /* True on the loop's own thread. */
 bool evloop_on_thread(const struct evloop *loop);

@@ -531,9 +531,12 @@ int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *vdev,
 				VP_BAR_MSIX, 0, VP_PBA_OFFSET);
 	if (ret)
 		return ret;
-	vdev->loop = evloop_create(thread_name);
-	if (!vdev->loop)
-		return -ENOMEM;
+	if (!vdev->loop) {
+		vdev->loop = evloop_create(thread_name);
+		if (!vdev->loop)
+			return -ENOMEM;
+		vdev->owns_loop = true;
+	}
 	vp_reset(vp);
 	return 0;
 }
@@ -544,7 +547,8 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 
 	if (vdev->loop) {
 		evloop_call(vdev->loop, vp_reset_on_thread, vdev);
-		evloop_destroy(vdev->loop);
+		if (vdev->owns_loop)
+			evloop_destroy(vdev->loop);
 		vdev->loop = NULL;
 	}
 	msix_destroy(&vp->msix);

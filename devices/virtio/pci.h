@@ -21,7 +21,8 @@ struct virtio_pci {
 
 /*
  * Wraps vdev (with its ops, features, queues and config filled in) in a PCI
- * function whose work runs on a new I/O thread named thread_name; plug
+ * function whose work runs on a new I/O thread named thread_name (or on
+ * vdev->loop when the caller set it, to share one thread); plug
  * vp->pci into a bus with pci_bus_add() afterwards. 0 or -errno.
  */
 int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *vdev,

@@ -459,3 +459,11 @@ bool virtq_should_notify(struct virtq *vq, uint16_t old_used_idx)
 	/* §2.7.7: without EVENT_IDX, flags 1 means "SHOULD NOT", 0 "MUST". */
 	return !(le16toh(__atomic_load_n(hva, __ATOMIC_RELAXED)) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
+
+int virtq_unpop(struct virtq *vq, uint16_t n)
+{
+	if ((uint16_t)(vq->last_avail_idx - vq->used_idx) < n)
+		return -EINVAL;
+	vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - n);
+	return 0;
+}

@@ -142,6 +142,13 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t written_len)
 	__attribute__((warn_unused_result));
 
 /*
+ * Gives back the last n chains popped and not yet pushed: they stay
+ * available to the device (a receive queue took more buffers than a frame
+ * needed). 0, or -EINVAL when fewer than n are in flight.
+ */
+int virtq_unpop(struct virtq *vq, uint16_t n) __attribute__((warn_unused_result));
+
+/*
  * After one or more virtq_push() calls that moved used->idx from
  * old_used_idx to vq->used_idx: whether the driver wants a used buffer
  * notification (virtio 1.2 §2.7.7). False when nothing was pushed.

@@ -91,8 +91,9 @@ struct virtio_dev {
 	pthread_mutex_t lock; /* status and config, between vCPUs and the I/O thread */
 	uint8_t status;
 	atomic_uint config_generation;
-	bool active; /* activate() ran and reset() has not */
-	struct evloop *loop;
+	bool active;	     /* activate() ran and reset() has not */
+	struct evloop *loop; /* the device's I/O thread; set before the transport to share one */
+	bool owns_loop;	     /* the transport created loop and destroys it */
 	const struct virtio_transport_ops *transport;
 	void *transport_opaque;
 };

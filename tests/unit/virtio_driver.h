@@ -169,11 +169,13 @@ static inline void fake_dev_init(struct fake_dev *d, unsigned num_queues, unsign
 	d->vdev.config_size = config_size;
 }
 
-static inline int setup(void **state)
+/*
+ * Guest RAM, platform, bus and the transport for vdev (f->d, or a real
+ * device that other tests bring); f zeroed. 0 or -1.
+ */
+static inline int fixture_init(struct fixture *f, struct virtio_dev *vdev)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f || !(f->a = calloc(1, RSZ)) || !(f->b = calloc(1, RSZ)))
+	if (!(f->a = calloc(1, RSZ)) || !(f->b = calloc(1, RSZ)))
 		return -1;
 	if (gmem_add_region(&f->mem, A_GPA, RSZ, f->a) ||
 	    gmem_add_region(&f->mem, B_GPA, RSZ, f->b))
@@ -182,10 +184,31 @@ static inline int setup(void **state)
 	bus_init(&f->mmio, "mmio");
 	pci_bus_init(&f->bus);
 	pci_bus_set_windows(&f->bus, &f->mmio, W32_BASE, 0x1000000, W64_BASE, 0x40000000);
-	fake_dev_init(&f->d, 2, CONFIG_SIZE);
-	if (virtio_pci_init(&f->vp, &f->d.vdev, &f->plat.ops, &f->mem, "test-vp"))
+	if (virtio_pci_init(&f->vp, vdev, &f->plat.ops, &f->mem, "test-vp"))
 		return -1;
 	if (pci_bus_add(&f->bus, SLOT, &f->vp.pci))
+		return -1;
+	return 0;
+}
+
+/* Undoes fixture_init() (f itself stays). */
+static inline void fixture_fini(struct fixture *f)
+{
+	if (!f->destroyed)
+		virtio_pci_destroy(&f->vp);
+	bus_destroy(&f->mmio);
+	free(f->a);
+	free(f->b);
+}
+
+static inline int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	fake_dev_init(&f->d, 2, CONFIG_SIZE);
+	if (fixture_init(f, &f->d.vdev))
 		return -1;
 	*state = f;
 	return 0;
@@ -195,11 +218,7 @@ static inline int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	if (!f->destroyed)
-		virtio_pci_destroy(&f->vp);
-	bus_destroy(&f->mmio);
-	free(f->a);
-	free(f->b);
+	fixture_fini(f);
 	free(f);
 	return 0;
 }
@@ -320,8 +339,8 @@ static inline void loop_noop(void *opaque)
 static inline void settle(struct fixture *f)
 {
 	sleep_ms(10);
-	evloop_call(f->d.vdev.loop, loop_noop, NULL);
-	evloop_call(f->d.vdev.loop, loop_noop, NULL);
+	evloop_call(f->vp.vdev->loop, loop_noop, NULL);
+	evloop_call(f->vp.vdev->loop, loop_noop, NULL);
 }
 
 static inline void put16(struct fixture *f, uint64_t gpa, uint16_t v)
