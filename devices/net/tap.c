@@ -8,6 +8,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -250,6 +251,28 @@ static int tap_send(struct net_backend *be, const struct iovec *iov, unsigned io
 }
 
 /*
+ * Zeroes the header's num_buffers in a received frame: Linux 6.1 skips
+ * those two bytes (the buffer's old contents stay), later kernels zero them.
+ */
+static void tap_clear_num_buffers(const struct iovec *iov, unsigned iovcnt)
+{
+	size_t at = offsetof(struct net_vnet_hdr, num_buffers), left = 2;
+
+	for (unsigned i = 0; i < iovcnt && left; i++) {
+		size_t k;
+
+		if (at >= iov[i].iov_len) {
+			at -= iov[i].iov_len;
+			continue;
+		}
+		k = iov[i].iov_len - at < left ? iov[i].iov_len - at : left;
+		memset((uint8_t *)iov[i].iov_base + at, 0, k);
+		left -= k;
+		at = 0;
+	}
+}
+
+/*
  * The kernel cuts a frame longer than the buffers to fit and returns the
  * length it copied, with nothing to tell it from a frame that fitted. A
  * cut frame must not reach the guest: tap may have marked it DATA_VALID,
@@ -276,6 +299,8 @@ static ssize_t tap_recv(struct net_backend *be, const struct iovec *iov, unsigne
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	if ((size_t)n > room)
 		return -EMSGSIZE;
+	if (be->vnet_hdr)
+		tap_clear_num_buffers(iov, used);
 	return n;
 }
 

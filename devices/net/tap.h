@@ -36,8 +36,8 @@
  *    longer than iov: it has been consumed and dropped (never cut short).
  *    -EINVAL, with nothing consumed, when iov holds less than the header
  *    plus an Ethernet header, or has over IOV_MAX entries; with exactly
- *    IOV_MAX, the last one is left unused. The kernel leaves num_buffers
- *    0: the device sets it.
+ *    IOV_MAX, the last one is left unused. num_buffers is 0 (whatever
+ *    the kernel did): the device sets it.
  *  - set_offload(): NET_OFFLOAD_* for frames to the guest. The kernel
  *    takes TSO only with CSUM and ECN only with TSO (as virtio 1.2
  *    §5.1.3.1 makes the guest features depend); other combinations are

@@ -401,6 +401,11 @@ static void net_rx_pull(struct virtio_net *net)
 			iov = net->tx_iov;
 		}
 		got = be->ops->recv(be, iov, n);
+		if (got == -EMSGSIZE) { /* larger than the buffers: consumed, dropped */
+			net_rx_unpop_all(net);
+			be->rx_dropped++;
+			continue;
+		}
 		if (got <= 0) {
 			net_rx_unpop_all(net);
 			net_watch_rx_fd(net, true);
