@@ -425,6 +425,63 @@ static void test_help(void **state)
 	TEST_ASSERT_EQ(res->code, 0);
 }
 
+/* --- --disk, --net, --console --- */
+
+static void test_bad_disk_net_console(void **state)
+{
+	static const struct {
+		const char *opt, *arg, *needle;
+	} bad[] = {
+		{ "--disk", "", "path=FILE is required" },
+		{ "--disk", "readonly=on", "path=FILE is required" },
+		{ "--disk", "path=", "path=FILE is required" },
+		{ "--disk", "a.img,readonly=maybe", "readonly='maybe'" },
+		{ "--disk", "a.img,bogus=1", "unknown key 'bogus'" },
+		{ "--disk", "a.img,noequals", "'noequals' is not key=value" },
+		{ "--disk", "a.img,serial=012345678901234567890", "longer than 20 bytes" },
+		{ "--net", "", "is not user or tap=IFNAME" },
+		{ "--net", "tap=", "is not user or tap=IFNAME" },
+		{ "--net", "users", "is not user or tap=IFNAME" },
+		{ "--net", "user,mac=52:54:00:12:34", "not a unicast MAC" },
+		{ "--net", "user,mac=01:00:5e:00:00:01", "not a unicast MAC" },
+		{ "--net", "user,mac=52:54:00:12:34:56x", "not a unicast MAC" },
+		{ "--net", "user,restrict=2", "restrict='2'" },
+		{ "--net", "tap=tap0,hostfwd=tcp::1-:1", "unknown key 'hostfwd'" },
+		{ "--net", "user,ifname=x", "unknown key 'ifname'" },
+		{ "--console", "hvc0", "'hvc0' is not serial or virtio" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		run_cli(res, "run", "--kernel", "k", bad[i].opt, bad[i].arg, NULL);
+		ASSERT_USAGE_ERROR(res, bad[i].needle);
+		cli_result_free(res);
+	}
+}
+
+static void test_disk_net_console(void **state)
+{
+	(void)state;
+	run_cli(res, "run", "--kernel", "k", "--disk", "a,,b.img,serial=S1", "-d",
+		"path=c.img,readonly=on", "--net", "user,hostfwd=tcp::2222-:22,hostfwd=::80-:8080",
+		"--net", "user,restrict=on,mac=52:54:00:aa:bb:cc", "-n", "tap=tap7",
+		"--console", "virtio", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
+	TEST_ASSERT_EQ(res->cfg.ndisks, 2u);
+	TEST_ASSERT(!strcmp(res->cfg.disks[0].path, "a,b.img"), "path '%s'", res->cfg.disks[0].path);
+	TEST_ASSERT(!strcmp(res->cfg.disks[0].serial, "S1"), "serial");
+	TEST_ASSERT(!res->cfg.disks[0].readonly && res->cfg.disks[1].readonly, "readonly");
+	TEST_ASSERT(!strcmp(res->cfg.disks[1].path, "c.img"), "path 2");
+	TEST_ASSERT_EQ(res->cfg.nnics, 3u);
+	TEST_ASSERT_EQ(res->cfg.nics[0].nhostfwd, 2u);
+	TEST_ASSERT(!strcmp(res->cfg.nics[0].hostfwd[1], "::80-:8080"), "hostfwd");
+	TEST_ASSERT(res->cfg.nics[1].restrict_host && res->cfg.nics[1].has_mac &&
+			    res->cfg.nics[1].mac[5] == 0xcc,
+		    "restrict, mac");
+	TEST_ASSERT(res->cfg.nics[2].tap && !strcmp(res->cfg.nics[2].ifname, "tap7"), "tap");
+	TEST_ASSERT_EQ(res->cfg.console, CONSOLE_VIRTIO);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -442,6 +499,8 @@ int main(void)
 		T(test_all_options),
 		T(test_version),
 		T(test_help),
+		T(test_bad_disk_net_console),
+		T(test_disk_net_console),
 	};
 #undef T
 
