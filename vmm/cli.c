@@ -8,12 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
+
+#include "vmm/json.h"
 
 static const char main_help[] =
 	"hutch " HUTCH_VERSION " - a small, fast KVM hypervisor\n"
 	"\n"
 	"Usage:\n"
 	"  hutch run --kernel PATH [OPTIONS]   boot a Linux kernel in a new VM\n"
+	"  hutch ctl PATH COMMAND [ARGS]       control a running VM through its --api-sock\n"
+	"                                      (`hutch ctl --help` for its commands)\n"
 	"  hutch --help | -h                   this help (`hutch run --help` for run's options)\n"
 	"  hutch --version | -V                print the version\n"
 	"\n"
@@ -55,12 +60,21 @@ static const char run_help[] =
 	"                       shows boot messages). virtio appends console=hvc0\n"
 	"                       to the command line\n"
 	"      --stats          at exit, print KVM's VM exit counters to stderr\n"
+	"      --api-sock PATH  serve the control socket on PATH (a Unix socket, mode\n"
+	"                       0600) for `hutch ctl PATH COMMAND` or your own client;\n"
+	"                       see below\n"
 	"  -h, --help           this help\n"
 	"\n"
 	"Example: a disk, a network with SSH forwarded to host port 2222, hvc0 as the\n"
 	"console:\n"
 	"  hutch run -k vmlinuz -i initrd.img -c \"root=/dev/vda rw\" --mem 2G --cpus 2 \\\n"
 	"      --disk path=debian.img --net user,hostfwd=tcp::2222-:22 --console virtio\n"
+	"\n"
+	"Control socket: each request is one line of JSON, {\"command\":\"NAME\"} or\n"
+	"{\"command\":\"NAME\",\"arguments\":{...}}, and gets one line back:\n"
+	"{\"return\":{...}} or {\"error\":{\"message\":\"...\"}}. Commands: status, pause,\n"
+	"resume, quit, powerdown, help. Requests are at most 64 KiB; up to 8 clients.\n"
+	"A stale socket file left by a killed hutch is replaced.\n"
 	"\n"
 	"Console keys: Ctrl-a x quits, Ctrl-a a sends Ctrl-a, Ctrl-a h shows these keys.\n"
 	"With standard input not a terminal (a pipe, /dev/null), the VM runs unattended.\n"
@@ -71,13 +85,54 @@ static const char run_help[] =
 	"  2  bad arguments or an unusable kernel, initrd or other input file\n"
 	"  3  the guest kernel panicked (reported through pvpanic)\n";
 
-static enum cli_command cli_usage_error(int *exit_code, const char *fmt, const char *arg)
+static const char ctl_help[] =
+	"Usage: hutch ctl [--json] PATH COMMAND [KEY=VALUE | KEY:=JSON]...\n"
+	"\n"
+	"Sends COMMAND to the control socket PATH of a VM started with\n"
+	"`hutch run --api-sock PATH`, and prints the answer. KEY=VALUE passes the\n"
+	"argument KEY as a string, KEY:=JSON as any JSON value (a number, true).\n"
+	"\n"
+	"Commands:\n"
+	"  status      print the VM's state: \"running, 2 vCPUs, 512 MiB, up 12.3 s\"\n"
+	"  pause       stop the vCPUs until resume\n"
+	"  resume      let paused vCPUs run again\n"
+	"  quit        stop the VM at once, as Ctrl-a x does\n"
+	"  powerdown   ask the guest to shut down (ACPI power button)\n"
+	"  help        list the commands this VM's hutch knows\n"
+	"\n"
+	"Options:\n"
+	"      --json   print the raw JSON response line instead\n"
+	"  -h, --help   this help\n"
+	"\n"
+	"Example:\n"
+	"  hutch run --kernel bzImage --api-sock /tmp/vm.sock &\n"
+	"  hutch ctl /tmp/vm.sock status\n"
+	"  hutch ctl /tmp/vm.sock powerdown\n"
+	"\n"
+	"Exit status:\n"
+	"  0  done (commands other than status and help print nothing)\n"
+	"  1  the VM answered with an error, printed as \"hutch: ctl: MESSAGE\"\n"
+	"  2  bad arguments, or no answer: cannot connect, connection lost\n";
+
+static enum cli_command cli_usage_error_for(const char *sub, int *exit_code, const char *fmt,
+					    const char *arg)
 {
 	fputs("hutch: ", stderr);
 	fprintf(stderr, fmt, arg);
-	fputs(" (see `hutch run --help`)\n", stderr);
+	fprintf(stderr, " (see `hutch %s --help`)\n", sub);
 	*exit_code = 2;
 	return CLI_EXIT;
+}
+
+static enum cli_command cli_usage_error(int *exit_code, const char *fmt, const char *arg)
+{
+	return cli_usage_error_for("run", exit_code, fmt, arg);
+}
+
+/* A Unix socket path must fit sun_path with its terminator. */
+static bool cli_socket_path_ok(const char *path)
+{
+	return path[0] && strlen(path) < sizeof(((struct sockaddr_un *)0)->sun_path);
 }
 
 int cli_parse_size(const char *s, uint64_t *bytes)
@@ -298,6 +353,13 @@ static enum cli_command cli_parse_run_option(int opt, struct vm_config *cfg, int
 		cfg->ncpus = (unsigned)n;
 		break;
 	case 'S': cfg->print_stats = true; break;
+	case 'A':
+		if (!cli_socket_path_ok(optarg))
+			return cli_usage_error(exit_code,
+					       "--api-sock: '%s' is empty or longer than 107 bytes",
+					       optarg);
+		cfg->api_sock_path = optarg;
+		break;
 	case 'd': return cli_parse_disk(optarg, cfg, exit_code);
 	case 'n': return cli_parse_net(optarg, cfg, exit_code);
 	case 'C':
@@ -333,6 +395,7 @@ static enum cli_command cli_parse_run(int argc, char **argv, struct vm_config *c
 		{ "disk", required_argument, NULL, 'd' },
 		{ "net", required_argument, NULL, 'n' },
 		{ "console", required_argument, NULL, 'C' },
+		{ "api-sock", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -348,6 +411,84 @@ static enum cli_command cli_parse_run(int argc, char **argv, struct vm_config *c
 	if (!cfg->kernel_path)
 		return cli_usage_error(exit_code, "run: %s", "--kernel PATH is required");
 	return CLI_RUN;
+}
+
+/* The length of KEY in KEY=VALUE or KEY:=JSON; 0 for neither. */
+size_t cli_ctl_key_len(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	size_t len = eq ? (size_t)(eq - arg) : 0;
+
+	return len && arg[len - 1] == ':' ? len - 1 : len;
+}
+
+/* KEY=VALUE or KEY:=JSON, KEY not empty and not given before. */
+static enum cli_command cli_check_ctl_arg(char *const *args, unsigned i, int *exit_code)
+{
+	const char *arg = args[i], *eq = strchr(arg, '=');
+	size_t keylen = cli_ctl_key_len(arg);
+	struct json_doc doc;
+
+	if (keylen && arg[keylen] == ':') {
+		if (json_parse(eq + 1, strlen(eq + 1), &doc, NULL))
+			return cli_usage_error_for("ctl", exit_code,
+						   "ctl: '%s' is not KEY:=JSON with valid JSON",
+						   arg);
+		json_free(&doc);
+	}
+	if (!keylen)
+		return cli_usage_error_for("ctl", exit_code,
+					   "ctl: '%s' is not KEY=VALUE or KEY:=JSON", arg);
+	for (unsigned j = 0; j < i; j++) {
+		if (cli_ctl_key_len(args[j]) == keylen && !strncmp(args[j], arg, keylen))
+			return cli_usage_error_for("ctl", exit_code, "ctl: '%s' repeats its key",
+						   arg);
+	}
+	return CLI_RUN;
+}
+
+static enum cli_command cli_parse_ctl(int argc, char **argv, struct vm_config *cfg, int *exit_code)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_config *ctl = &cfg->ctl;
+	int opt;
+
+	optind = 0; /* as in cli_parse_run */
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'j') {
+			ctl->json = true;
+		} else if (opt == 'h') {
+			fputs(ctl_help, stdout);
+			*exit_code = 0;
+			return CLI_EXIT;
+		} else {
+			*exit_code = 2;
+			fputs("hutch: see `hutch ctl --help`\n", stderr);
+			return CLI_EXIT;
+		}
+	}
+	if (argc - optind < 2)
+		return cli_usage_error_for("ctl", exit_code, "ctl: %s",
+					   "PATH and COMMAND are required");
+	ctl->sock_path = argv[optind];
+	ctl->command = argv[optind + 1];
+	ctl->args = argv + optind + 2;
+	ctl->nargs = (unsigned)(argc - optind - 2);
+	if (!cli_socket_path_ok(ctl->sock_path))
+		return cli_usage_error_for("ctl", exit_code,
+					   "ctl: '%s' is empty or longer than 107 bytes",
+					   ctl->sock_path);
+	if (!ctl->command[0])
+		return cli_usage_error_for("ctl", exit_code, "ctl: %s", "COMMAND is empty");
+	for (unsigned i = 0; i < ctl->nargs; i++) {
+		if (cli_check_ctl_arg(ctl->args, i, exit_code) == CLI_EXIT)
+			return CLI_EXIT;
+	}
+	return CLI_CTL;
 }
 
 enum cli_command cli_parse(int argc, char **argv, struct vm_config *cfg, int *exit_code)
@@ -372,5 +513,7 @@ enum cli_command cli_parse(int argc, char **argv, struct vm_config *cfg, int *ex
 	}
 	if (!strcmp(argv[1], "run"))
 		return cli_parse_run(argc - 1, argv + 1, cfg, exit_code);
+	if (!strcmp(argv[1], "ctl"))
+		return cli_parse_ctl(argc - 1, argv + 1, cfg, exit_code);
 	return cli_usage_error(exit_code, "unknown command '%s'", argv[1]);
 }

@@ -32,6 +32,15 @@ struct nic_config {
 	bool has_mac;
 };
 
+/* hutch ctl [--json] PATH COMMAND [KEY=VALUE | KEY:=JSON]... */
+struct ctl_config {
+	const char *sock_path;
+	const char *command;
+	char *const *args; /* nargs KEY=VALUE (a string) or KEY:=JSON (any value) */
+	unsigned nargs;
+	bool json; /* --json: print the raw response line */
+};
+
 struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none */
@@ -44,6 +53,8 @@ struct vm_config {
 	struct nic_config nics[CONFIG_MAX_NICS];
 	unsigned nnics;
 	enum console_kind console;
+	const char *api_sock_path; /* --api-sock: NULL for none */
+	struct ctl_config ctl;	   /* `hutch ctl` (CLI_CTL) */
 };
 
 #define CONFIG_DEFAULT_MEM     (512ULL << 20)

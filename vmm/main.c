@@ -8,10 +8,13 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "vmm/api.h"
 #include "vmm/cli.h"
 #include "vmm/console.h"
+#include "vmm/ctl.h"
 #include "vmm/devices.h"
 #include "vmm/stats.h"
 #include "vmm/x86/machine.h"
@@ -115,6 +118,80 @@ static int run_until_stop(struct vm *vm, int sig_fd)
 	return atomic_load(&vm->exit_code);
 }
 
+/* What the control socket's commands act on; set before api_start(). */
+struct api_target {
+	struct machine *m;
+	uint64_t mem_bytes;
+	struct timespec started; /* CLOCK_MONOTONIC, just before vm_start() */
+};
+
+static int api_status(void *opaque, struct api_status *out)
+{
+	struct api_target *t = opaque;
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(now.tv_sec - t->started.tv_sec) * 1000 +
+	     (now.tv_nsec - t->started.tv_nsec) / 1000000;
+	*out = (struct api_status){
+		.state = vm_paused(&t->m->vm) ? API_VM_PAUSED : API_VM_RUNNING,
+		.vcpus = t->m->vm.ncpus,
+		.mem_bytes = t->mem_bytes,
+		.uptime_ms = ms > 0 ? (uint64_t)ms : 0,
+	};
+	return 0;
+}
+
+static int api_pause(void *opaque)
+{
+	return vm_pause(&((struct api_target *)opaque)->m->vm);
+}
+
+static int api_resume(void *opaque)
+{
+	return vm_resume(&((struct api_target *)opaque)->m->vm);
+}
+
+static int api_quit(void *opaque)
+{
+	vm_request_stop(&((struct api_target *)opaque)->m->vm, VM_EXIT_OK);
+	return 0;
+}
+
+/* While paused, the press waits in the IOAPIC until the vCPUs run again. */
+static int api_powerdown(void *opaque)
+{
+	machine_power_button(((struct api_target *)opaque)->m);
+	return 0;
+}
+
+/* --api-sock: serves the control socket until api_stop(); *srv stays NULL
+ * without one. One error line and -1 when the socket cannot be served. */
+static int start_api(const struct vm_config *cfg, struct api_target *target,
+		     struct api_server **srv)
+{
+	const struct api_ops ops = {
+		.status = api_status,
+		.pause = api_pause,
+		.resume = api_resume,
+		.quit = api_quit,
+		.powerdown = api_powerdown,
+		.opaque = target,
+	};
+	char err[256];
+
+	*srv = NULL;
+	if (!cfg->api_sock_path)
+		return 0;
+	*srv = api_start(cfg->api_sock_path, &ops, err, sizeof(err));
+	if (!*srv) {
+		fprintf(stderr, "hutch: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 static void print_stats(const struct vm *vm)
 {
 	struct vm_stats stats = { 0 };
@@ -137,6 +214,8 @@ static int cmd_run(const struct vm_config *cfg)
 {
 	static struct machine m;      /* large, and lives as long as the process */
 	static char cmdline[1 << 17]; /* more than any boot protocol takes */
+	static struct api_target target;
+	struct api_server *api;
 	struct file_buf kernel = { 0 }, initrd = { 0 };
 	struct boot_request req = { 0 };
 	int sig_fd, ret;
@@ -173,9 +252,19 @@ static int cmd_run(const struct vm_config *cfg)
 		return VM_EXIT_ERROR;
 	free(kernel.data);
 	free(initrd.data);
-	if (devices_start_console(&m) || vm_start(&m.vm))
+	if (devices_start_console(&m))
 		return VM_EXIT_ERROR;
+	target = (struct api_target){ .m = &m, .mem_bytes = cfg->mem_size };
+	clock_gettime(CLOCK_MONOTONIC, &target.started);
+	if (start_api(cfg, &target, &api))
+		return VM_EXIT_USAGE;
+	if (vm_start(&m.vm)) {
+		api_stop(api);
+		return VM_EXIT_ERROR;
+	}
 	ret = run_until_stop(&m.vm, sig_fd);
+	/* after the vCPUs: a pause the server is waiting in has returned */
+	api_stop(api);
 	machine_stop_devices(&m);
 	devices_destroy();
 	console_restore();
@@ -190,7 +279,10 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	int exit_code;
 
-	if (cli_parse(argc, argv, &cfg, &exit_code) == CLI_EXIT)
-		return exit_code;
+	switch (cli_parse(argc, argv, &cfg, &exit_code)) {
+	case CLI_EXIT: return exit_code;
+	case CLI_CTL: return ctl_main(&cfg.ctl);
+	case CLI_RUN: break;
+	}
 	return cmd_run(&cfg);
 }

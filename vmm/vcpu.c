@@ -96,6 +96,54 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	return false;
 }
 
+/* Makes the thread visible to vm_pause(), which kicks and waits for it. */
+static void vcpu_loop_enter(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vcpu->self = pthread_self();
+	vcpu->in_loop = true;
+	vm->vcpus_in_loop++;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+static void vcpu_loop_leave(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vcpu->in_loop = false;
+	vm->vcpus_in_loop--;
+	pthread_cond_broadcast(&vm->parked); /* one fewer for vm_pause() to wait for */
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+/*
+ * Waits, out of KVM_RUN and holding no other lock, until the VM is resumed
+ * or stopping. On the way out it clears immediate_exit (set by the pause
+ * kick) and only then lets the caller look at 'stopping' and 'paused'
+ * again: a stop or pause that sets its flag after that look also sets
+ * immediate_exit after the clear, so KVM_RUN returns at once (the fence
+ * keeps the clear from passing the loads, as x86 lets stores do).
+ */
+static void vcpu_park(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (atomic_load(&vm->paused) && !atomic_load(&vm->stopping)) {
+		vm->vcpus_parked++;
+		pthread_cond_broadcast(&vm->parked);
+		while (atomic_load(&vm->paused) && !atomic_load(&vm->stopping))
+			pthread_cond_wait(&vm->unpaused, &vm->pause_lock);
+		vm->vcpus_parked--;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	vcpu->run->immediate_exit = 0;
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -109,7 +157,12 @@ void *vcpu_thread(void *arg)
 	sigaddset(&kick, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
+	vcpu_loop_enter(vcpu);
 	while (!atomic_load(&vcpu->vm->stopping)) {
+		if (atomic_load(&vcpu->vm->paused)) {
+			vcpu_park(vcpu);
+			continue; /* look at 'stopping' and 'paused' again */
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -120,6 +173,7 @@ void *vcpu_thread(void *arg)
 		if (!vcpu_handle_exit(vcpu))
 			break;
 	}
+	vcpu_loop_leave(vcpu);
 	return NULL;
 }
 

@@ -223,6 +223,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	atomic_init(&vm->exit_code, -1);
 	atomic_init(&vm->stopping, false);
 	pthread_mutex_init(&vm->irq_lock, NULL);
+	pthread_mutex_init(&vm->pause_op_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->unpaused, NULL);
+	pthread_cond_init(&vm->parked, NULL);
+	atomic_init(&vm->paused, false);
 	vm->next_gsi = VM_IRQCHIP_GSIS;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -318,24 +323,136 @@ void vm_request_stop(struct vm *vm, int exit_code)
 	}
 }
 
+/*
+ * Gets a vCPU out of KVM_RUN, or keeps it from entering, so that it looks
+ * at vm->stopping and vm->paused again; the caller set those first.
+ * immediate_exit closes the race where the signal lands just before the
+ * thread re-enters KVM_RUN; the thread clears it before it checks them.
+ */
+static void vcpu_kick(struct vcpu *vcpu, pthread_t thread)
+{
+	vcpu->run->immediate_exit = 1;
+	pthread_kill(thread, SIGUSR1);
+}
+
 void vm_stop_vcpus(struct vm *vm)
 {
 	atomic_store(&vm->stopping, true);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
-		struct vcpu *vcpu = &vm->vcpus[i];
-
-		if (!vcpu->started)
-			continue;
-		/* immediate_exit closes the race where the signal lands just
-		 * before the thread re-enters KVM_RUN. */
-		vcpu->run->immediate_exit = 1;
-		pthread_kill(vcpu->thread, SIGUSR1);
+		if (vm->vcpus[i].started)
+			vcpu_kick(&vm->vcpus[i], vm->vcpus[i].thread);
 	}
+	/* Parked vCPUs check 'stopping' under pause_lock before they wait. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->unpaused);
+	pthread_cond_broadcast(&vm->parked);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		if (vm->vcpus[i].started)
 			pthread_join(vm->vcpus[i].thread, NULL);
 		vm->vcpus[i].started = false;
 	}
+}
+
+/* A vCPU thread that paused the VM would wait for itself to park. */
+static bool vm_on_vcpu_thread(struct vm *vm)
+{
+	bool on = false;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	for (unsigned i = 0; vm->vcpus && i < vm->ncpus && !on; i++)
+		on = vm->vcpus[i].in_loop && pthread_equal(vm->vcpus[i].self, pthread_self());
+	pthread_mutex_unlock(&vm->pause_lock);
+	return on;
+}
+
+/*
+ * KVM API, KVM_GET_CLOCK / KVM_SET_CLOCK: kvmclock (the guest's clocksource
+ * unless it prefers a stable TSC) would otherwise jump by the whole pause
+ * at resume, which fires every timer at once and makes the soft-lockup
+ * watchdog report stuck CPUs. Without KVM_CAP_ADJUST_CLOCK the clock simply
+ * runs on. KVM_KVMCLOCK_CTRL sets PVCLOCK_GUEST_STOPPED, which tells that
+ * watchdog the vCPU was stopped, for a guest whose clock does jump (TSC);
+ * it fails harmlessly when the guest does not use kvmclock.
+ */
+static void vm_save_clock(struct vm *vm)
+{
+	vm->clock_saved = false;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0);
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ADJUST_CLOCK) <= 0)
+		return;
+	memset(&vm->clock, 0, sizeof(vm->clock));
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &vm->clock) < 0) {
+		perror("hutch: KVM_GET_CLOCK");
+		return;
+	}
+	vm->clock_saved = true;
+}
+
+static int vm_restore_clock(struct vm *vm)
+{
+	/* flags 0: the value as saved, not advanced by the host's realtime */
+	struct kvm_clock_data clock = { .clock = vm->clock.clock };
+
+	if (!vm->clock_saved)
+		return 0;
+	vm->clock_saved = false;
+	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0) {
+		int err = errno;
+
+		perror("hutch: KVM_SET_CLOCK");
+		return -err;
+	}
+	return 0;
+}
+
+int vm_pause(struct vm *vm)
+{
+	int ret = 0;
+
+	if (vm_on_vcpu_thread(vm))
+		return -EDEADLK;
+	pthread_mutex_lock(&vm->pause_op_lock);
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!atomic_load(&vm->paused)) {
+		atomic_store(&vm->paused, true);
+		for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++) {
+			if (vm->vcpus[i].in_loop)
+				vcpu_kick(&vm->vcpus[i], vm->vcpus[i].self);
+		}
+		/* A vCPU that leaves its loop instead (stop, error) wakes us too. */
+		while (!atomic_load(&vm->stopping) && vm->vcpus_parked < vm->vcpus_in_loop)
+			pthread_cond_wait(&vm->parked, &vm->pause_lock);
+		if (!atomic_load(&vm->stopping) && vm->vcpus)
+			vm_save_clock(vm);
+	}
+	if (atomic_load(&vm->stopping))
+		ret = -ESHUTDOWN;
+	pthread_mutex_unlock(&vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_op_lock);
+	return ret;
+}
+
+int vm_resume(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->pause_op_lock);
+	pthread_mutex_lock(&vm->pause_lock);
+	if (atomic_load(&vm->paused)) {
+		ret = vm_restore_clock(vm);
+		atomic_store(&vm->paused, false);
+		pthread_cond_broadcast(&vm->unpaused);
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_op_lock);
+	return ret;
+}
+
+bool vm_paused(struct vm *vm)
+{
+	return atomic_load(&vm->paused);
 }
 
 void vm_set_irq(struct vm *vm, unsigned irq, bool level)
@@ -368,4 +485,9 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	bus_destroy(&vm->pio);
 	bus_destroy(&vm->mmio);
+	pthread_cond_destroy(&vm->parked);
+	pthread_cond_destroy(&vm->unpaused);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_mutex_destroy(&vm->pause_op_lock);
+	pthread_mutex_destroy(&vm->irq_lock);
 }

@@ -19,6 +19,9 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	/* under vm->pause_lock: the thread is in its run loop, as self */
+	bool in_loop;
+	pthread_t self;
 };
 
 /* hutch's exit codes. */
@@ -48,6 +51,21 @@ struct vm {
 	struct kvm_irq_routing *routes; /* irqchip pins, then one MSI entry per GSI */
 	unsigned routes_cap;
 	unsigned next_gsi;
+
+	/*
+	 * Pause: vCPU threads park at the top of their run loop, holding no
+	 * lock, while 'paused' is set. pause_op_lock serializes vm_pause()
+	 * and vm_resume(); pause_lock guards the rest and the vCPUs' in_loop.
+	 */
+	pthread_mutex_t pause_op_lock;
+	pthread_mutex_t pause_lock;
+	pthread_cond_t unpaused;     /* parked vCPUs wait here */
+	pthread_cond_t parked;	     /* vm_pause() waits here for the vCPUs */
+	atomic_bool paused;	     /* written under pause_lock, read anywhere */
+	unsigned vcpus_in_loop;	     /* threads between loop entry and exit */
+	unsigned vcpus_parked;	     /* of those, how many are parked */
+	struct kvm_clock_data clock; /* kvmclock when paused, if clock_saved */
+	bool clock_saved;
 };
 
 /* Opens /dev/kvm, creates the VM with in-kernel irqchip and PIT, and maps RAM.
@@ -61,8 +79,24 @@ int vm_create_vcpus(struct vm *vm);
 int vm_start(struct vm *vm);
 /* Asks the VM to stop with this exit code; the first request wins. Any thread. */
 void vm_request_stop(struct vm *vm, int exit_code);
-/* After a stop request: kicks every vCPU out of KVM_RUN and joins the threads. */
+/* After a stop request: kicks every vCPU out of KVM_RUN and joins the threads.
+ * Parked (paused) vCPUs are woken and stop too. */
 void vm_stop_vcpus(struct vm *vm);
+
+/*
+ * Pauses the guest: returns once every vCPU thread is out of KVM_RUN and
+ * parked, which a vCPU inside a device callback reaches when the callback
+ * returns. The guest's kvmclock stands still while paused (KVM_GET_CLOCK
+ * here, KVM_SET_CLOCK in vm_resume()); its TSC does not, so a guest that
+ * uses the TSC as clocksource sees time jump by the pause. Idempotent; any
+ * thread but a vCPU's (-EDEADLK). Before vm_start(), vCPUs park at once
+ * when they start. -ESHUTDOWN when the VM is stopping.
+ */
+int vm_pause(struct vm *vm) __attribute__((warn_unused_result));
+/* Lets parked vCPUs run again; idempotent, any thread. 0 or -errno (the
+ * guest runs again even when restoring its clock failed). */
+int vm_resume(struct vm *vm);
+bool vm_paused(struct vm *vm);
 
 /* Drives an ISA interrupt line of the in-kernel PIC and IOAPIC. */
 void vm_set_irq(struct vm *vm, unsigned irq, bool level);

@@ -26,6 +26,7 @@
 #define MMIO32_SIZE	0x20000000u
 #define MMIO64_BASE	0x8000000000ull
 #define MMIO64_SIZE	0x8000000000ull
+#define POWER_GSI	9
 
 static const unsigned ncpus_list[] = { 1, 2, 64, 255 };
 #define NCPUS_COUNT (sizeof(ncpus_list) / sizeof(ncpus_list[0]))
@@ -487,16 +488,80 @@ static void test_no_pci(void **state)
 	}
 }
 
+/*
+ * With power_button_gsi, \_SB ends with PWRB and GED0, after PCI0 and RES0
+ * when there is PCI; everything before them is byte-for-byte unchanged.
+ */
+static void test_dsdt_power_button(void **state)
+{
+	/* Name (_HID, EisaId ("PNP0C0C")), Name (_UID, Zero) */
+	static const uint8_t pwrb[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x0c,
+					0x08, '_', 'U', 'I', 'D', 0x00 };
+	/* Name (_HID, "ACPI0013"), Name (_UID, Zero) */
+	static const uint8_t ged_ids[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'A', 'C', 'P', 'I',
+					   '0', '0', '1', '3', 0x00,
+					   0x08, '_', 'U', 'I', 'D', 0x00 };
+	/* Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { 9 },
+	 * EndTag: ACPI 6.4 §6.4.3.6 */
+	static const uint8_t irq[] = { 0x89, 0x06, 0x00, 0x03, 0x01, POWER_GSI, 0x00, 0x00, 0x00,
+				       0x79, 0x00 };
+	/* Method (_EVT, 1, NotSerialized) { Notify (\_SB.PWRB, 0x80) } */
+	static const uint8_t evt[] = { 0x14, 0x13, '_', 'E', 'V', 'T', 0x01, 0x86, 0x5c, 0x2e,
+				       '_', 'S', 'B', '_', 'P', 'W', 'R', 'B', 0x0a, 0x80 };
+	const uint8_t *p, *dev, *end, *plain_dev, *plain_end;
+	struct tables plain, t;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct acpi_config cfg = i ? make_pci_cfg(2) : make_cfg(2);
+
+		build_cfg(&plain, &cfg);
+		cfg.power_button_gsi = POWER_GSI;
+		build_cfg(&t, &cfg);
+		end = sb_scope(&t, &p);
+		dev = p;
+		p = check_device(check_device(p, "PEVT"), "COM1");
+		if (i)
+			p = check_device(check_device(p, "PCI0"), "RES0");
+		/* the devices before PWRB are those of plain, in the same bytes */
+		plain_end = sb_scope(&plain, &plain_dev);
+		assert_int_equal(p - dev, plain_end - plain_dev);
+		assert_memory_equal(dev, plain_dev, (size_t)(p - dev));
+
+		dev = p;
+		p = check_device(p, "PWRB");
+		pkglen(dev + 2, &n);
+		assert_int_equal((size_t)(p - dev), 2 + n + 4 + sizeof(pwrb));
+		assert_memory_equal(dev + 2 + n + 4, pwrb, sizeof(pwrb));
+
+		dev = p;
+		p = check_device(p, "GED0");
+		pkglen(dev + 2, &n);
+		assert_memory_equal(dev + 2 + n + 4, ged_ids, sizeof(ged_ids));
+		assert_non_null(find(dev, (size_t)(p - dev), irq, sizeof(irq)));
+		/* _EVT is the device's last object */
+		assert_ptr_equal(find(dev, (size_t)(p - dev), evt, sizeof(evt)),
+				 p - sizeof(evt));
+		assert_ptr_equal(p, end);
+		free(t.buf);
+		free(plain.buf);
+	}
+}
+
 static void test_enospc(void **state)
 {
 	struct tables ref;
 	size_t i, sz, j;
 
 	(void)state;
-	for (i = 0; i < 2 * NCPUS_COUNT; i++) {
+	for (i = 0; i < 3 * NCPUS_COUNT; i++) {
 		const unsigned ncpus = ncpus_list[i % NCPUS_COUNT];
 		struct acpi_config cfg = i < NCPUS_COUNT ? make_cfg(ncpus) : make_pci_cfg(ncpus);
 		size_t need;
+
+		if (i >= 2 * NCPUS_COUNT)
+			cfg.power_button_gsi = POWER_GSI;
 
 		build_cfg(&ref, &cfg);
 		need = (size_t)ref.len;
@@ -638,6 +703,7 @@ static int iasl_teardown(void **state)
 	remove_files(iasl_dir, "dsdt-pci", "aml");
 	remove_files(iasl_dir, "dsdt-hi", "aml");
 	remove_files(iasl_dir, "mcfg", "dat");
+	remove_files(iasl_dir, "dsdt-pwrb", "aml");
 	return rmdir(iasl_dir);
 }
 
@@ -762,6 +828,39 @@ static void test_iasl_pci(void **state)
 	free(t.buf);
 }
 
+/* iasl finds the power button, the GED with its interrupt and _EVT, and
+ * resolves the Notify target (an unresolved one disassembles as an
+ * External, with a warning). */
+static void test_iasl_power_button(void **state)
+{
+	struct acpi_config cfg = make_pci_cfg(2);
+	struct tables t;
+	char *dsl;
+
+	(void)state;
+	if (system("command -v iasl > /dev/null 2>&1") != 0) {
+		printf("iasl not found (Debian: acpica-tools); skipping\n");
+		skip();
+	}
+	cfg.power_button_gsi = POWER_GSI;
+	build_cfg(&t, &cfg);
+	dsl = iasl_disassemble(iasl_dir, "dsdt-pwrb", "aml", t.dsdt);
+	assert_non_null(strstr(dsl, "Device (PWRB)"));
+	assert_non_null(strstr(dsl, "Name (_HID, EisaId (\"PNP0C0C\")"));
+	assert_non_null(strstr(dsl, "Device (GED0)"));
+	assert_non_null(strstr(dsl, "Name (_HID, \"ACPI0013\""));
+	assert_non_null(strstr(dsl, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive, ,, )"));
+	assert_non_null(strstr(dsl, "0x00000009,"));
+	assert_non_null(strstr(dsl, "Method (_EVT, 1, NotSerialized)"));
+	assert_non_null(strstr(dsl, "Notify (\\_SB.PWRB, 0x80)"));
+	assert_null(strstr(dsl, "External"));
+	/* the rest is still there */
+	assert_non_null(strstr(dsl, "Device (PCI0)"));
+	assert_non_null(strstr(dsl, "EisaId (\"PNP0501\")"));
+	free(dsl);
+	free(t.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -772,10 +871,12 @@ int main(void)
 		cmocka_unit_test(test_mcfg),
 		cmocka_unit_test(test_dsdt_pci),
 		cmocka_unit_test(test_no_pci),
+		cmocka_unit_test(test_dsdt_power_button),
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_einval),
 		cmocka_unit_test_setup_teardown(test_iasl, iasl_setup, iasl_teardown),
 		cmocka_unit_test_setup_teardown(test_iasl_pci, iasl_setup, iasl_teardown),
+		cmocka_unit_test_setup_teardown(test_iasl_power_button, iasl_setup, iasl_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -482,6 +482,120 @@ static void test_disk_net_console(void **state)
 	TEST_ASSERT_EQ(res->cfg.console, CONSOLE_VIRTIO);
 }
 
+/* --- --api-sock and `hutch ctl` --- */
+
+static void test_api_sock(void **state)
+{
+	char longpath[109];
+
+	(void)state;
+	run_cli(res, "run", "--kernel", "k", NULL);
+	TEST_ASSERT_NULL(res->cfg.api_sock_path);
+	cli_result_free(res);
+	run_cli(res, "run", "--kernel", "k", "--api-sock", "/run/vm.sock", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
+	TEST_ASSERT(!strcmp(res->cfg.api_sock_path, "/run/vm.sock"), "api_sock_path");
+	cli_result_free(res);
+	memset(longpath, 'a', 107);
+	longpath[107] = '\0'; /* 107 bytes and a NUL fill sun_path */
+	run_cli(res, "run", "--kernel", "k", "--api-sock", longpath, NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
+	cli_result_free(res);
+	longpath[107] = 'a';
+	longpath[108] = '\0';
+	run_cli(res, "run", "--kernel", "k", "--api-sock", longpath, NULL);
+	ASSERT_USAGE_ERROR(res, "--api-sock: 'aaa");
+	cli_result_free(res);
+	run_cli(res, "run", "--kernel", "k", "--api-sock", "", NULL);
+	ASSERT_USAGE_ERROR(res, "--api-sock: '' is empty");
+	cli_result_free(res);
+	run_cli(res, "run", "--kernel", "k", "--api-sock", NULL);
+	TEST_ASSERT(res->cmd == CLI_EXIT && res->code == 2, "missing PATH");
+}
+
+static void test_ctl_bad(void **state)
+{
+	static const struct {
+		const char *args[7];
+		const char *needle;
+	} bad[] = {
+		{ { "ctl", NULL }, "ctl: PATH and COMMAND are required" },
+		{ { "ctl", "/s", NULL }, "ctl: PATH and COMMAND are required" },
+		{ { "ctl", "--json", "/s", NULL }, "ctl: PATH and COMMAND are required" },
+		{ { "ctl", "", "status", NULL }, "ctl: '' is empty or longer than 107 bytes" },
+		{ { "ctl", "/s", "", NULL }, "ctl: COMMAND is empty" },
+		{ { "ctl", "/s", "quit", "now", NULL },
+		  "ctl: 'now' is not KEY=VALUE or KEY:=JSON" },
+		{ { "ctl", "/s", "quit", "=1", NULL }, "ctl: '=1' is not KEY=VALUE" },
+		{ { "ctl", "/s", "quit", ":=1", NULL }, "ctl: ':=1' is not KEY=VALUE" },
+		{ { "ctl", "/s", "quit", "n:=01", NULL },
+		  "ctl: 'n:=01' is not KEY:=JSON with valid JSON" },
+		{ { "ctl", "/s", "quit", "n:=", NULL }, "with valid JSON" },
+		{ { "ctl", "/s", "quit", "n:={\"a\":1", NULL }, "with valid JSON" },
+		{ { "ctl", "/s", "quit", "a=1", "a:=2", NULL }, "ctl: 'a:=2' repeats its key" },
+		{ { "ctl", "/s", "quit", "ab=1", "a=2", "ab:=3", NULL }, "ctl: 'ab:=3' repeats" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		const char *const *a = bad[i].args;
+
+		run_cli(res, a[0], a[1], a[2], a[3], a[4], a[5], a[6], NULL);
+		ASSERT_USAGE_ERROR(res, bad[i].needle);
+		TEST_ASSERT(strstr(res->err, "(see `hutch ctl --help`)"), "%zu: '%s'", i, res->err);
+		cli_result_free(res);
+	}
+	run_cli(res, "ctl", "--frob", "/s", "status", NULL);
+	TEST_ASSERT(res->cmd == CLI_EXIT && res->code == 2, "--frob");
+	TEST_ASSERT(strstr(res->err, "hutch ctl --help"), "stderr '%s'", res->err);
+}
+
+static void test_ctl_parse(void **state)
+{
+	const struct ctl_config *ctl = &res->cfg.ctl;
+
+	(void)state;
+	run_cli(res, "ctl", "/tmp/vm.sock", "status", NULL);
+	TEST_ASSERT(res->cmd == CLI_CTL && res->code == 0, "cmd %d code %d '%s'", res->cmd,
+		    res->code, res->err);
+	TEST_ASSERT(!strcmp(ctl->sock_path, "/tmp/vm.sock") && !strcmp(ctl->command, "status"),
+		    "path, command");
+	TEST_ASSERT(ctl->nargs == 0 && !ctl->json, "nargs %u", ctl->nargs);
+	TEST_ASSERT(!res->out[0] && !res->err[0], "printed '%s' '%s'", res->out, res->err);
+	cli_result_free(res);
+
+	run_cli(res, "ctl", "--json", "s", "screendump", "file=/tmp/a=b.ppm", "n:=-1",
+		"e=", "o:={\"x\": [1]}", NULL);
+	TEST_ASSERT_EQ(res->cmd, CLI_CTL);
+	TEST_ASSERT(ctl->json && !strcmp(ctl->command, "screendump"), "json, command");
+	TEST_ASSERT_EQ(ctl->nargs, 4);
+	TEST_ASSERT(!strcmp(ctl->args[0], "file=/tmp/a=b.ppm") &&
+			    !strcmp(ctl->args[3], "o:={\"x\": [1]}"),
+		    "args");
+	TEST_ASSERT_EQ(cli_ctl_key_len(ctl->args[0]), 4);
+	TEST_ASSERT_EQ(cli_ctl_key_len(ctl->args[1]), 1);
+	TEST_ASSERT_EQ(cli_ctl_key_len("nokey"), 0);
+	cli_result_free(res);
+
+	run_cli(res, "ctl", "s", "status", "--json", NULL); /* --json after, too */
+	TEST_ASSERT(res->cmd == CLI_CTL && ctl->json && ctl->nargs == 0, "--json last");
+	cli_result_free(res);
+
+	run_cli(res, "ctl", "--help", NULL);
+	TEST_ASSERT(res->cmd == CLI_EXIT && res->code == 0, "--help");
+	TEST_ASSERT(strstr(res->out, "Usage: hutch ctl [--json] PATH COMMAND"), "'%s'", res->out);
+	TEST_ASSERT(strstr(res->out, "powerdown") && strstr(res->out, "Exit status"), "'%s'",
+		    res->out);
+	cli_result_free(res);
+
+	run_cli(res, "--help", NULL);
+	TEST_ASSERT(strstr(res->out, "hutch ctl PATH COMMAND"), "main help: '%s'", res->out);
+	cli_result_free(res);
+	run_cli(res, "run", "--help", NULL);
+	TEST_ASSERT(strstr(res->out, "--api-sock PATH") && strstr(res->out, "{\"return\":{...}}"),
+		    "run help: '%s'", res->out);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -501,6 +615,9 @@ int main(void)
 		T(test_help),
 		T(test_bad_disk_net_console),
 		T(test_disk_net_console),
+		T(test_api_sock),
+		T(test_ctl_bad),
+		T(test_ctl_parse),
 	};
 #undef T
 

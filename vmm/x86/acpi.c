@@ -15,7 +15,8 @@
  *
  * The MCFG, its XSDT entry and the DSDT's PCI0 and RES0 devices exist only
  * when cfg->pci_ecam_base is set; without it the output is byte-for-byte
- * what it was before PCI support.
+ * what it was before PCI support. Likewise the DSDT's PWRB and GED0 with
+ * cfg->power_button_gsi.
  *
  * Everything is written through struct out, which checks the remaining room
  * before every write and latches "full" instead of overflowing. Pointers
@@ -114,6 +115,8 @@
 #define AML_DEVICE_OP  0x82 /* after AML_EXT_PFX */
 #define AML_RETURN_OP  0xa4
 #define AML_ARG3_OP    0x6b
+#define AML_NOTIFY_OP  0x86
+#define AML_DUAL_PFX   0x2e /* DualNamePrefix: two NameSegs follow */
 
 /* ACPI 6.4 §6.4.2: small resource descriptors */
 #define RES_IRQ_NOFLAGS 0x22 /* §6.4.2.1: IRQ, 2-byte form */
@@ -124,6 +127,10 @@
 /* ACPI 6.4 §6.4.3: large resource descriptors, a 3-byte header (tag, le16
  * length of what follows) and then the item's data */
 #define RES_MEM32_FIXED	    0x86 /* §6.4.3.4: 32-bit fixed memory range */
+#define RES_EXT_IRQ	    0x89 /* §6.4.3.6: extended interrupt */
+#define RES_EXT_IRQ_LEN	    9	 /* with one interrupt, no resource source */
+#define EXT_IRQ_CONSUMER    (1u << 0)
+#define EXT_IRQ_EDGE	    (1u << 1) /* bit 2 clear: active high; 3 clear: exclusive */
 #define RES_MEM32_FIXED_LEN 12
 #define RES_MEM_RW	    0x01
 #define RES_DWORD_ADDR	    0x87 /* §6.4.3.5.2: DWord address space */
@@ -149,6 +156,10 @@
 #define PCI_CONF1_LEN  8
 
 #define COM1_LEN 8 /* 16550 register block */
+
+/* ACPI 6.4 §5.6.6: the device-specific notification for a power
+ * button, "button pressed" */
+#define NOTIFY_BUTTON_PRESSED 0x80
 
 struct out {
 	uint8_t *buf;
@@ -555,6 +566,18 @@ static size_t res_mem32_fixed(uint8_t *r, uint32_t base, uint32_t len)
 	return RES_MEM32_FIXED_LEN;
 }
 
+/* ACPI 6.4 §6.4.3.6: Interrupt (ResourceConsumer, Edge, ActiveHigh,
+ * Exclusive) { gsi } */
+static size_t res_interrupt_edge(uint8_t *r, uint32_t gsi)
+{
+	r[0] = RES_EXT_IRQ;
+	le16(r + 1, RES_EXT_IRQ_LEN - 3);
+	r[3] = EXT_IRQ_CONSUMER | EXT_IRQ_EDGE;
+	r[4] = 1; /* interrupt table length */
+	le32(r + 5, gsi);
+	return RES_EXT_IRQ_LEN;
+}
+
 /* Device (PEVT): pvpanic, bound by Linux's pvpanic-mmio via QEMU0001 */
 static void aml_pvpanic(struct out *o, uint16_t port)
 {
@@ -587,6 +610,56 @@ static void aml_com1(struct out *o)
 	n += res_end(crs + n);
 	aml_name(o, "_CRS");
 	aml_buffer(o, crs, n);
+	aml_end(o, start);
+}
+
+/* Device (PWRB): the power button (§4.8.2.2.1.2, control method variant),
+ * bound by Linux's button driver, which reports KEY_POWER on an input
+ * device and a "button/power" netlink event when notified. */
+static void aml_power_button(struct out *o)
+{
+	size_t start;
+
+	start = aml_device(o, "PWRB");
+	aml_name(o, "_HID");
+	aml_eisaid(o, "PNP0C0C");
+	aml_name_integer(o, "_UID", 0);
+	aml_end(o, start);
+}
+
+/*
+ * Device (GED0): the Generic Event Device (§5.6.9), hardware-reduced ACPI's
+ * way to signal events. Linux's acpi_ged requests its interrupt and, with
+ * no _Exx method for the GSI, runs _EVT (GSI) on each edge; its only event
+ * is the power button:
+ *
+ *   Method (_EVT, 1, NotSerialized) { Notify (\_SB.PWRB, 0x80) }
+ */
+static void aml_ged(struct out *o, uint32_t gsi)
+{
+	uint8_t crs[RES_EXT_IRQ_LEN + 2];
+	size_t start, method, n;
+
+	start = aml_device(o, "GED0");
+	aml_name(o, "_HID");
+	aml_string(o, "ACPI0013");
+	aml_name_integer(o, "_UID", 0);
+	n = res_interrupt_edge(crs, gsi);
+	n += res_end(crs + n);
+	aml_name(o, "_CRS");
+	aml_buffer(o, crs, n);
+
+	emit8(o, AML_METHOD_OP);
+	method = aml_begin(o);
+	aml_nameseg(o, "_EVT");
+	emit8(o, 1); /* MethodFlags: 1 arg (the GSI), not serialized */
+	emit8(o, AML_NOTIFY_OP);
+	emit8(o, AML_ROOT_CHAR);
+	emit8(o, AML_DUAL_PFX);
+	aml_nameseg(o, "_SB_");
+	aml_nameseg(o, "PWRB");
+	aml_integer(o, NOTIFY_BUTTON_PRESSED);
+	aml_end(o, method);
 	aml_end(o, start);
 }
 
@@ -692,6 +765,10 @@ static uint8_t *build_dsdt(struct out *o, const struct acpi_config *cfg)
 	if (cfg->pci_ecam_base) {
 		aml_pci0(o, cfg);
 		aml_res0(o, cfg);
+	}
+	if (cfg->power_button_gsi) {
+		aml_power_button(o);
+		aml_ged(o, cfg->power_button_gsi);
 	}
 	aml_end(o, sb);
 	if (o->full)

@@ -24,7 +24,12 @@ struct acpi_config {
 	uint64_t pci_ecam_base;
 	uint8_t pci_bus_end;
 	uint32_t pci_mmio32_base, pci_mmio32_size;
-	uint64_t pci_mmio64_base, pci_mmio64_size;
+	uint64_t pci_mmio64_base, pci_mmio64_size; /*
+	 * A power button, \_SB.PWRB (PNP0C0C), notified by a Generic Event
+	 * Device, \_SB.GED0 (ACPI0013), whenever this GSI sees a rising edge
+	 * (edge-triggered, active high). 0 means no power button.
+	 */
+	uint32_t power_button_gsi;
 };
 
 /* The value the DSDT's \_S5 package gives as SLP_TYP: the guest writes

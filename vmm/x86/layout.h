@@ -42,4 +42,8 @@
 #define X86_PORT_ACPI_RESET	0x602
 #define X86_ACPI_RESET_VALUE	0x01
 
+/* Interrupt of the power button's Generic Event Device: ISA IRQ 9, free in
+ * a hardware-reduced machine (it has no SCI), IOAPIC pin 9. */
+#define X86_GSI_POWER_BUTTON 9
+
 #endif

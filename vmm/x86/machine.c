@@ -142,6 +142,13 @@ void machine_stop_devices(struct machine *m)
 	m->nvirtio = 0;
 }
 
+void machine_power_button(struct machine *m)
+{
+	/* GED0's interrupt is edge-triggered: one pulse is one press. */
+	vm_set_irq(&m->vm, X86_GSI_POWER_BUTTON, true);
+	vm_set_irq(&m->vm, X86_GSI_POWER_BUTTON, false);
+}
+
 /* PCI bus 0 with a host bridge, reached through ports 0xcf8-0xcff and ECAM. */
 static int machine_add_pci(struct machine *m)
 {
@@ -340,6 +347,7 @@ static int machine_write_acpi(struct machine *m, uint64_t *rsdp)
 		.pci_mmio32_size = (uint32_t)X86_PCI_MMIO32_SIZE,
 		.pci_mmio64_base = m->pci.mmio64.base,
 		.pci_mmio64_size = m->pci.mmio64.size,
+		.power_button_gsi = X86_GSI_POWER_BUTTON,
 	};
 	const size_t size = RESET_VECTOR_ADDR - X86_BIOS_START; /* stop short of the reset vector */
 	void *buf = gmem_ptr(&m->vm.mem, X86_BIOS_START, size);

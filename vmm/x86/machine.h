@@ -48,4 +48,9 @@ int machine_add_virtio(struct machine *m, struct virtio_dev *vdev, const char *t
 /* After the vCPUs stopped: resets virtio devices and stops their I/O threads. */
 void machine_stop_devices(struct machine *m);
 
+/* Presses the ACPI power button (the DSDT's \_SB.PWRB): the guest's
+ * acpi_ged and button drivers turn it into KEY_POWER, and the guest decides
+ * what to do (the test guest's acpid powers off). Any thread. */
+void machine_power_button(struct machine *m);
+
 #endif
