@@ -13,6 +13,7 @@ PID=
 # start_guest SCRIPT: boots the test guest in the background, serving $SOCK.
 start_guest() {
 	rm -f "$SOCK"
+	: >"$OUT" # now, not in the background job: no stale output from a previous boot
 	timeout -k 10 "$GUEST_TIMEOUT" "$HUTCH" run --kernel "$KERNEL" --initrd "$INITRD" \
 		--cmdline "$CMDLINE_BASE $(script_arg "$1")" --api-sock "$SOCK" \
 		</dev/null >"$OUT" 2>&1 &
