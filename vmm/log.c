@@ -2,6 +2,7 @@
 #include "vmm/log.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -27,4 +28,15 @@ bool log_ratelimit_allow(struct log_ratelimit *rl, unsigned burst, unsigned inte
 		rl->suppressed++;
 	pthread_mutex_unlock(&log_lock);
 	return allow;
+}
+
+void log_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

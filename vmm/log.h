@@ -3,6 +3,7 @@
 #define HUTCH_VMM_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -12,6 +13,14 @@ struct log_ratelimit {
 	unsigned count;
 	unsigned suppressed;
 };
+
+/*
+ * Writes one error line for the caller into err (up to errlen bytes, NUL-
+ * terminated): how parsers and openers of user input report why they refused.
+ * Nothing when err is NULL or errlen 0.
+ */
+void log_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 bool log_ratelimit_allow(struct log_ratelimit *rl, unsigned burst, unsigned interval);
 

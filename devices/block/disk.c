@@ -4,26 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void disk_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void disk_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "vmm/log.h"
 
 static int disk_get_size(struct disk *disk, char *err, size_t errlen)
 {
@@ -32,7 +19,7 @@ static int disk_get_size(struct disk *disk, char *err, size_t errlen)
 	if (fstat(disk->fd, &st) < 0) {
 		int r = -errno;
 
-		disk_set_err(err, errlen, "cannot stat: %s", strerror(-r));
+		log_set_err(err, errlen, "cannot stat: %s", strerror(-r));
 		return r;
 	}
 	if (S_ISREG(st.st_mode)) {
@@ -44,12 +31,12 @@ static int disk_get_size(struct disk *disk, char *err, size_t errlen)
 		if (ioctl(disk->fd, BLKGETSIZE64, &disk->size) < 0) {
 			int r = -errno;
 
-			disk_set_err(err, errlen, "cannot get block device size: %s", strerror(-r));
+			log_set_err(err, errlen, "cannot get block device size: %s", strerror(-r));
 			return r;
 		}
 		return 0;
 	}
-	disk_set_err(err, errlen, "not a regular file or block device");
+	log_set_err(err, errlen, "not a regular file or block device");
 	return -EINVAL;
 }
 
@@ -82,10 +69,10 @@ static int disk_lock(struct disk *disk, char *err, size_t errlen)
 	r = -errno;
 	/* fcntl(2): a conflicting lock is EAGAIN or EACCES, depending on the system. */
 	if (r == -EAGAIN || r == -EACCES) {
-		disk_set_err(err, errlen, "is locked by another process (in use by another VM?)");
+		log_set_err(err, errlen, "is locked by another process (in use by another VM?)");
 		return -EAGAIN;
 	}
-	disk_set_err(err, errlen, "cannot lock: %s", strerror(-r));
+	log_set_err(err, errlen, "cannot lock: %s", strerror(-r));
 	return r;
 }
 
@@ -102,7 +89,7 @@ int disk_open(struct disk *disk, const char *path, bool readonly, char *err, siz
 	disk->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (disk->fd < 0) {
 		r = -errno;
-		disk_set_err(err, errlen, "%s", strerror(-r));
+		log_set_err(err, errlen, "%s", strerror(-r));
 		return r;
 	}
 	/* Type first: "is locked" would be a confusing answer for a directory. */
@@ -111,7 +98,7 @@ int disk_open(struct disk *disk, const char *path, bool readonly, char *err, siz
 		goto err_close;
 	if (fcntl(disk->fd, F_SETFL, 0) < 0) {
 		r = -errno;
-		disk_set_err(err, errlen, "cannot clear O_NONBLOCK: %s", strerror(-r));
+		log_set_err(err, errlen, "cannot clear O_NONBLOCK: %s", strerror(-r));
 		goto err_close;
 	}
 	r = disk_lock(disk, err, errlen);

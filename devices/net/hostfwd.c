@@ -3,9 +3,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "vmm/log.h"
 
 #define HOSTFWD_SYNTAX "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT"
 
@@ -14,20 +15,6 @@ struct hostfwd_field {
 	const char *start;
 	size_t len;
 };
-
-static void hostfwd_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void hostfwd_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Splits at the next sep at or after *pos; false when there is none. */
 static bool hostfwd_next_field(const char *spec, size_t *pos, char sep, struct hostfwd_field *f)
@@ -87,20 +74,20 @@ static int hostfwd_check_chars(const char *spec, char *err, size_t errlen)
 	size_t len = strnlen(spec, NET_HOSTFWD_SPEC_MAX + 1);
 
 	if (len == 0) {
-		hostfwd_set_err(err, errlen, "hostfwd: empty spec (expected %s)", HOSTFWD_SYNTAX);
+		log_set_err(err, errlen, "hostfwd: empty spec (expected %s)", HOSTFWD_SYNTAX);
 		return -EINVAL;
 	}
 	if (len > NET_HOSTFWD_SPEC_MAX) {
-		hostfwd_set_err(err, errlen, "hostfwd: spec longer than %d characters",
-				NET_HOSTFWD_SPEC_MAX);
+		log_set_err(err, errlen, "hostfwd: spec longer than %d characters",
+			    NET_HOSTFWD_SPEC_MAX);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)spec[i];
 
 		if (c <= ' ' || c > '~') {
-			hostfwd_set_err(err, errlen,
-					"hostfwd: unexpected character 0x%02x at offset %zu", c, i);
+			log_set_err(err, errlen,
+				    "hostfwd: unexpected character 0x%02x at offset %zu", c, i);
 			return -EINVAL;
 		}
 	}
@@ -120,7 +107,7 @@ int net_hostfwd_parse(const char *spec, struct net_hostfwd *out, char *err, size
 	    !hostfwd_next_field(spec, &pos, ':', &haddr) ||
 	    !hostfwd_next_field(spec, &pos, '-', &hport) ||
 	    !hostfwd_next_field(spec, &pos, ':', &gaddr)) {
-		hostfwd_set_err(err, errlen, "hostfwd %s: expected %s", spec, HOSTFWD_SYNTAX);
+		log_set_err(err, errlen, "hostfwd %s: expected %s", spec, HOSTFWD_SYNTAX);
 		return -EINVAL;
 	}
 	gport = (struct hostfwd_field){ spec + pos, strlen(spec + pos) };
@@ -128,29 +115,29 @@ int net_hostfwd_parse(const char *spec, struct net_hostfwd *out, char *err, size
 	if (hostfwd_field_is(&proto, "udp")) {
 		fwd.udp = true;
 	} else if (proto.len != 0 && !hostfwd_field_is(&proto, "tcp")) {
-		hostfwd_set_err(err, errlen, "hostfwd %s: bad protocol '%.*s' (tcp or udp)", spec,
-				(int)proto.len, proto.start);
+		log_set_err(err, errlen, "hostfwd %s: bad protocol '%.*s' (tcp or udp)", spec,
+			    (int)proto.len, proto.start);
 		return -EINVAL;
 	}
 	/* Loopback, not QEMU's INADDR_ANY: an open port on every interface must be asked for. */
 	if (!hostfwd_parse_addr(&haddr, htonl(INADDR_LOOPBACK), &fwd.host_addr)) {
-		hostfwd_set_err(err, errlen, "hostfwd %s: bad host address '%.*s'", spec,
-				(int)haddr.len, haddr.start);
+		log_set_err(err, errlen, "hostfwd %s: bad host address '%.*s'", spec,
+			    (int)haddr.len, haddr.start);
 		return -EINVAL;
 	}
 	if (!hostfwd_parse_port(&hport, &fwd.host_port)) {
-		hostfwd_set_err(err, errlen, "hostfwd %s: bad host port '%.*s' (1-65535)", spec,
-				(int)hport.len, hport.start);
+		log_set_err(err, errlen, "hostfwd %s: bad host port '%.*s' (1-65535)", spec,
+			    (int)hport.len, hport.start);
 		return -EINVAL;
 	}
 	if (!hostfwd_parse_addr(&gaddr, 0, &fwd.guest_addr)) {
-		hostfwd_set_err(err, errlen, "hostfwd %s: bad guest address '%.*s'", spec,
-				(int)gaddr.len, gaddr.start);
+		log_set_err(err, errlen, "hostfwd %s: bad guest address '%.*s'", spec,
+			    (int)gaddr.len, gaddr.start);
 		return -EINVAL;
 	}
 	if (!hostfwd_parse_port(&gport, &fwd.guest_port)) {
-		hostfwd_set_err(err, errlen, "hostfwd %s: bad guest port '%.*s' (1-65535)", spec,
-				(int)gport.len, gport.start);
+		log_set_err(err, errlen, "hostfwd %s: bad guest port '%.*s' (1-65535)", spec,
+			    (int)gport.len, gport.start);
 		return -EINVAL;
 	}
 	*out = fwd;

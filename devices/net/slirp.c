@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,20 +53,6 @@ static struct {
 	struct evloop *loop;
 	struct net_slirp *attached;
 } slirp_loop = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL };
-
-static void slirp_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void slirp_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int64_t slirp_clock_ns(void)
 {
@@ -420,14 +405,14 @@ static int slirp_add_fwd(struct net_slirp *ns, const struct net_hostfwd *fwd, ch
 	net_hostfwd_format(fwd, spec, sizeof(spec));
 	inet_ntop(AF_INET, &fwd->host_addr, host, sizeof(host));
 	if (fwd->host_port == 0 || fwd->guest_port == 0) {
-		slirp_set_err(err, errlen, "hostfwd %s: port 0", spec);
+		log_set_err(err, errlen, "hostfwd %s: port 0", spec);
 		return -EINVAL;
 	}
 	if (!slirp_guest_addr_ok(fwd->guest_addr)) {
 		inet_ntop(AF_INET, &fwd->guest_addr, guest, sizeof(guest));
-		slirp_set_err(err, errlen,
-			      "hostfwd %s: guest address %s is not a guest's in 10.0.2.0/24", spec,
-			      guest);
+		log_set_err(err, errlen,
+			    "hostfwd %s: guest address %s is not a guest's in 10.0.2.0/24", spec,
+			    guest);
 		return -EINVAL;
 	}
 	errno = 0;
@@ -436,8 +421,8 @@ static int slirp_add_fwd(struct net_slirp *ns, const struct net_hostfwd *fwd, ch
 		return 0;
 	/* tcpx_listen() and udpx_listen() leave the reason in errno. */
 	e = errno ? errno : EADDRNOTAVAIL;
-	slirp_set_err(err, errlen, "hostfwd %s: cannot %s %s:%u: %s", spec,
-		      fwd->udp ? "bind to" : "listen on", host, fwd->host_port, strerror(e));
+	log_set_err(err, errlen, "hostfwd %s: cannot %s %s:%u: %s", spec,
+		    fwd->udp ? "bind to" : "listen on", host, fwd->host_port, strerror(e));
 	return -e;
 }
 
@@ -465,18 +450,18 @@ struct net_backend *net_slirp_create(const struct net_slirp_config *cfg, char *e
 	struct net_slirp *ns;
 
 	if (cfg->nfwd > NET_MAX_HOSTFWD) {
-		slirp_set_err(err, errlen, "more than %d hostfwd", NET_MAX_HOSTFWD);
+		log_set_err(err, errlen, "more than %d hostfwd", NET_MAX_HOSTFWD);
 		return NULL;
 	}
 	ns = calloc(1, sizeof(*ns));
 	if (!ns || !(ns->frame = malloc(NET_MAX_FRAME))) {
-		slirp_set_err(err, errlen, "user network: %s", strerror(ENOMEM));
+		log_set_err(err, errlen, "user network: %s", strerror(ENOMEM));
 		goto err_free;
 	}
 	ns->be = (struct net_backend){ .ops = &slirp_ops, .vnet_hdr = false, .rx_fd = -1 };
 	ns->slirp = slirp_new(&sc, &slirp_callbacks, ns);
 	if (!ns->slirp) {
-		slirp_set_err(err, errlen, "user network: libslirp refused the configuration");
+		log_set_err(err, errlen, "user network: libslirp refused the configuration");
 		goto err_free;
 	}
 	for (unsigned i = 0; i < cfg->nfwd; i++)

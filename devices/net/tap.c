@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,6 +17,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "vmm/log.h"
+
 #define TAP_DEVICE   "/dev/net/tun"
 #define TAP_ETH_HLEN 14 /* the kernel's ETH_HLEN: no tap frame is shorter */
 
@@ -27,20 +28,6 @@ struct tap {
 };
 
 static const struct net_backend_ops tap_ops;
-
-static void tap_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void tap_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Why the kernel would refuse ifname, or NULL. Its dev_valid_name() takes
@@ -135,7 +122,7 @@ static int tap_open(struct tap *tap, const char *ifname, bool *vnet_hdr, char *e
 	fd = open(TAP_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
-		tap_set_err(err, errlen, "%s: cannot open " TAP_DEVICE ": %s", ifname,
+		log_set_err(err, errlen, "%s: cannot open " TAP_DEVICE ": %s", ifname,
 			    strerror(-r));
 		return r;
 	}
@@ -150,14 +137,14 @@ static int tap_open(struct tap *tap, const char *ifname, bool *vnet_hdr, char *e
 
 		r = -errno;
 		tap_setiff_hint(-r, ifname, hint, sizeof(hint));
-		tap_set_err(err, errlen, "%s: TUNSETIFF: %s%s", ifname, strerror(-r), hint);
+		log_set_err(err, errlen, "%s: TUNSETIFF: %s%s", ifname, strerror(-r), hint);
 		goto err_close;
 	}
 	*vnet_hdr = ifr.ifr_flags & IFF_VNET_HDR;
 	if (*vnet_hdr) {
 		r = tap_set_vnet_hdr(fd);
 		if (r < 0) {
-			tap_set_err(err, errlen, "%s: cannot set up the virtio-net header: %s",
+			log_set_err(err, errlen, "%s: cannot set up the virtio-net header: %s",
 				    ifname, strerror(-r));
 			r = -EPROTONOSUPPORT;
 			goto err_close;
@@ -166,7 +153,7 @@ static int tap_open(struct tap *tap, const char *ifname, bool *vnet_hdr, char *e
 	/* A persistent tap keeps the offloads its last user set: start from none. */
 	if (ioctl(fd, TUNSETOFFLOAD, 0UL) < 0) {
 		r = -errno;
-		tap_set_err(err, errlen, "%s: TUNSETOFFLOAD: %s", ifname, strerror(-r));
+		log_set_err(err, errlen, "%s: TUNSETOFFLOAD: %s", ifname, strerror(-r));
 		goto err_close;
 	}
 	memcpy(tap->ifname, ifr.ifr_name, IFNAMSIZ);
@@ -186,13 +173,13 @@ struct net_backend *net_tap_create(const char *ifname, char *err, size_t errlen)
 	int fd, r;
 
 	if (problem) {
-		tap_set_err(err, errlen, "%s: %s", ifname && *ifname ? ifname : "tap", problem);
+		log_set_err(err, errlen, "%s: %s", ifname && *ifname ? ifname : "tap", problem);
 		errno = EINVAL;
 		return NULL;
 	}
 	tap = calloc(1, sizeof(*tap));
 	if (!tap) {
-		tap_set_err(err, errlen, "%s: out of memory", ifname);
+		log_set_err(err, errlen, "%s: out of memory", ifname);
 		errno = ENOMEM;
 		return NULL;
 	}
