@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "vmm/iov.h"
 #include "vmm/log.h"
 
 #define TAP_DEVICE   "/dev/net/tun"
@@ -243,20 +244,9 @@ static int tap_send(struct net_backend *be, const struct iovec *iov, unsigned io
  */
 static void tap_clear_num_buffers(const struct iovec *iov, unsigned iovcnt)
 {
-	size_t at = offsetof(struct net_vnet_hdr, num_buffers), left = 2;
+	static const uint8_t zero[2];
 
-	for (unsigned i = 0; i < iovcnt && left; i++) {
-		size_t k;
-
-		if (at >= iov[i].iov_len) {
-			at -= iov[i].iov_len;
-			continue;
-		}
-		k = iov[i].iov_len - at < left ? iov[i].iov_len - at : left;
-		memset((uint8_t *)iov[i].iov_base + at, 0, k);
-		left -= k;
-		at = 0;
-	}
+	iov_from_buf(iov, iovcnt, offsetof(struct net_vnet_hdr, num_buffers), zero, sizeof(zero));
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/iov.h"
 #include "vmm/log.h"
 
 /* virtio 1.2 §5.2.3: feature bits. */
@@ -91,18 +92,11 @@ static void blk_io_done(struct blk_io *io, int result)
 /* GET_ID: the serial, NUL-padded; done at once. */
 static void blk_get_id(struct blk_queue *queue, const struct blk_request *req)
 {
-	const char *serial = queue->blk->serial;
-	uint32_t copied = 0;
+	size_t copied =
+		iov_from_buf(req->data, req->data_num, 0, queue->blk->serial, VIRTIO_BLK_ID_BYTES);
 
-	for (unsigned i = 0; i < req->data_num && copied < VIRTIO_BLK_ID_BYTES; i++) {
-		size_t n = req->data[i].iov_len;
-
-		if (n > VIRTIO_BLK_ID_BYTES - copied)
-			n = VIRTIO_BLK_ID_BYTES - copied;
-		memcpy(req->data[i].iov_base, serial + copied, n);
-		copied += (uint32_t)n;
-	}
-	blk_complete(queue, queue->blk->chain.head, req->status, VIRTIO_BLK_S_OK, copied + 1);
+	blk_complete(queue, queue->blk->chain.head, req->status, VIRTIO_BLK_S_OK,
+		     (uint32_t)copied + 1);
 }
 
 static int blk_fill_io(struct blk_slot *slot, const struct blk_request *req)

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "vmm/iov.h"
+
 /* virtio 1.2 §5.2.6: struct virtio_blk_req begins le32 type, le32 reserved, le64 sector. */
 #define BLK_HEADER_SIZE	  16
 #define BLK_HEADER_TYPE	  0
@@ -72,33 +74,6 @@ static uint8_t *blk_status_byte(const struct blk_view *view)
 			return (uint8_t *)iov->iov_base + iov->iov_len - 1;
 	}
 	return NULL;
-}
-
-/*
- * Copies len bytes from offset bytes into iov[0, num) to dst, however the
- * guest split them. Returns the bytes copied: fewer when the buffers end.
- */
-static size_t blk_gather(const struct iovec *iov, unsigned num, uint64_t offset, void *dst,
-			 size_t len)
-{
-	uint8_t *out = dst;
-	size_t done = 0;
-
-	for (unsigned i = 0; i < num && done < len; i++) {
-		size_t n = iov[i].iov_len;
-
-		if (offset >= n) {
-			offset -= n;
-			continue;
-		}
-		n -= offset;
-		if (n > len - done)
-			n = len - done;
-		memcpy(out + done, (const uint8_t *)iov[i].iov_base + offset, n);
-		done += n;
-		offset = 0;
-	}
-	return done;
 }
 
 /* Points req->data at bytes [offset, offset + len) of iov[0, num), trimmed, no empty iovecs. */
@@ -236,7 +211,7 @@ static enum blk_request_error blk_parse_segments(const struct blk_view *view,
 	if (len == 0 || len % BLK_SEGMENT_SIZE || len / BLK_SEGMENT_SIZE > max)
 		return BLK_E_SEGMENTS;
 	/* Copied once: the checks and the device both use this copy only. */
-	if (blk_gather(view->out, view->out_num, BLK_HEADER_SIZE, raw, len) != len)
+	if (iov_to_buf(view->out, view->out_num, BLK_HEADER_SIZE, raw, len) != len)
 		return BLK_E_SEGMENTS; /* cannot happen: out_len counted these bytes */
 	return blk_check_segments(raw, (unsigned)(len / BLK_SEGMENT_SIZE), discard, limits, req);
 }
@@ -262,7 +237,7 @@ enum blk_request_error blk_request_parse(const struct virtq_chain *chain,
 	if (!blk_view_sum(&view))
 		return BLK_E_LENGTH;
 	/* The guest may rewrite the header meanwhile: decide on a copy only. */
-	if (blk_gather(view.out, view.out_num, 0, header, sizeof(header)) < sizeof(header))
+	if (iov_to_buf(view.out, view.out_num, 0, header, sizeof(header)) < sizeof(header))
 		return BLK_E_SHORT_HEADER;
 	memcpy(&type, header + BLK_HEADER_TYPE, sizeof(type));
 	memcpy(&sector, header + BLK_HEADER_SECTOR, sizeof(sector));

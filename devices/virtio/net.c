@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm/iov.h"
 #include "vmm/log.h"
 
 /* virtio 1.2 §5.1.3: feature bits. */
@@ -40,38 +41,6 @@
 static bool net_has(const struct virtio_net *net, unsigned bit)
 {
 	return virtio_has_feature(&net->vdev, bit);
-}
-
-/* Copies len bytes from src to offset off of an iovec array; what fits. */
-static size_t iov_write(const struct iovec *iov, unsigned n, size_t off, const void *src,
-			size_t len)
-{
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t chunk;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		chunk = iov[i].iov_len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)src + done, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
-}
-
-static size_t iov_length(const struct iovec *iov, unsigned n)
-{
-	size_t len = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		len += iov[i].iov_len;
-	return len;
 }
 
 /* Copies iov[] from byte off onwards into out[] (at most max entries); the count. */
@@ -125,22 +94,8 @@ static const char *net_tx_one(struct virtio_net *net, struct virtq_chain *c)
 		return "frame shorter than an Ethernet header or longer than 64 KiB";
 	/* The header is copied out of guest memory before it is checked, and
 	 * the copy is what the backend gets: the guest cannot change it later. */
+	iov_to_buf(c->iov, c->out_num, 0, &h, sizeof(h));
 	net->tx_iov[0] = (struct iovec){ &h, sizeof(h) };
-	n = iov_skip(c->iov, c->out_num, 0, net->tx_iov + 1, VIRTQ_MAX_IOV - 1);
-	{
-		uint8_t raw[NET_VNET_HDR_SIZE];
-		size_t got = 0;
-
-		for (unsigned i = 1; i <= n && got < sizeof(raw); i++) {
-			size_t k = net->tx_iov[i].iov_len;
-
-			if (k > sizeof(raw) - got)
-				k = sizeof(raw) - got;
-			memcpy(raw + got, net->tx_iov[i].iov_base, k);
-			got += k;
-		}
-		memcpy(&h, raw, sizeof(raw));
-	}
 	if (!net_tx_header_ok(net, &h))
 		return "an offload the driver did not negotiate";
 	n = iov_skip(c->iov, c->out_num, NET_VNET_HDR_SIZE, net->tx_iov + 1, VIRTQ_MAX_IOV - 1);
@@ -283,7 +238,7 @@ static void net_rx_complete(struct virtio_net *net, size_t total)
 	for (size_t left = total; used < net->rx_nbufs && left; used++)
 		left -= left < net->rx_bufs[used].len ? left : net->rx_bufs[used].len;
 	num_buffers = htole16((uint16_t)(used ? used : 1));
-	iov_write(net->rx_iov, net->rx_bufs[0].iov_num, NET_NUM_BUF_OFFSET, &num_buffers, 2);
+	iov_from_buf(net->rx_iov, net->rx_bufs[0].iov_num, NET_NUM_BUF_OFFSET, &num_buffers, 2);
 	for (unsigned i = 0; i < used; i++) {
 		size_t len = total < net->rx_bufs[i].len ? total : net->rx_bufs[i].len;
 
@@ -305,8 +260,8 @@ static bool net_rx_deliver(struct virtio_net *net, const void *frame, size_t len
 
 	if (!net_rx_collect(net, NET_VNET_HDR_SIZE + len))
 		return false;
-	iov_write(net->rx_iov, net->rx_niov, 0, zero_hdr, sizeof(zero_hdr));
-	iov_write(net->rx_iov, net->rx_niov, NET_VNET_HDR_SIZE, frame, len);
+	iov_from_buf(net->rx_iov, net->rx_niov, 0, zero_hdr, sizeof(zero_hdr));
+	iov_from_buf(net->rx_iov, net->rx_niov, NET_VNET_HDR_SIZE, frame, len);
 	net_rx_complete(net, NET_VNET_HDR_SIZE + len);
 	return true;
 }
@@ -395,7 +350,7 @@ static void net_rx_pull(struct virtio_net *net)
 		}
 		n = net->rx_niov; /* what the collect just took, not before it */
 		if (!be->vnet_hdr) {
-			iov_write(net->rx_iov, net->rx_niov, 0, zero_hdr, sizeof(zero_hdr));
+			iov_from_buf(net->rx_iov, net->rx_niov, 0, zero_hdr, sizeof(zero_hdr));
 			n = iov_skip(net->rx_iov, net->rx_niov, NET_VNET_HDR_SIZE, net->tx_iov,
 				     VIRTQ_MAX_IOV);
 			iov = net->tx_iov;
