@@ -21,6 +21,8 @@
 #define DISPLAY_MAX_HEIGHT     4096
 #define DISPLAY_DEFAULT_WIDTH  1280
 #define DISPLAY_DEFAULT_HEIGHT 800
+#define DISPLAY_MIN_WIDTH      320
+#define DISPLAY_MIN_HEIGHT     200
 
 /* The range of the absolute pointer's axes (0..DISPLAY_ABS_MAX on each). */
 #define DISPLAY_ABS_MAX 32767
@@ -74,8 +76,8 @@ struct display_listener {
 
 struct display {
 	pthread_mutex_t lock;
-	uint32_t width, height; /* 0x0: the guest shows nothing (no scanout) */
-	uint32_t *pixels;	/* width * height words, row after row */
+	uint32_t width, height;	   /* 0x0: the guest shows nothing (no scanout) */
+	uint32_t *pixels;	   /* width * height words, row after row */
 	struct display_rect dirty; /* changed since the front end last looked; w == 0: nothing */
 	uint64_t frames;	   /* display_update() calls, for statistics */
 	bool resized;		   /* the size changed since the front end last looked */
@@ -101,6 +103,9 @@ void display_set_listener(struct display *d, const struct display_listener *l);
 /*
  * The scanout now shows a width x height image (0 x 0: disabled); the
  * pixels are black until updated. 0, -EINVAL past DISPLAY_MAX_*, -ENOMEM.
+ * The size it already has changes nothing (a page flip re-sets the
+ * scanout); one side 0 and the other not is -EINVAL; on -ENOMEM the old
+ * image stays.
  */
 int display_resize(struct display *d, uint32_t width, uint32_t height)
 	__attribute__((warn_unused_result));
@@ -115,6 +120,24 @@ void display_update(struct display *d, const struct display_rect *r, const uint8
 		    size_t stride, enum display_format fmt);
 
 /* ---- the front-end side ---- */
+
+/*
+ * Returns and clears what changed since the last call: *out gets the dirty
+ * rectangle (w == 0: no new pixels) and *resized whether the size changed
+ * (then *out covers the whole new screen). True when either is set. One
+ * front end calls this; a second one would steal the first one's updates.
+ */
+bool display_take_dirty(struct display *d, struct display_rect *out, bool *resized);
+
+/*
+ * Calls fn with d->lock held and the current framebuffer (pixels is NULL
+ * and width x height 0 x 0 when there is no scanout), so that a front end
+ * can copy out a consistent image. fn must be quick and must not call back
+ * into the display.
+ */
+typedef void display_pixels_fn(void *opaque, const uint32_t *pixels, uint32_t width,
+			       uint32_t height);
+void display_with_pixels(struct display *d, display_pixels_fn *fn, void *opaque);
 
 /* The front end would like a width x height mode; passed to the GPU if there is one. */
 void display_request_mode(struct display *d, uint32_t width, uint32_t height);
