@@ -7,12 +7,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/input-event-codes.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "devices/display/keymap.h"
 #include "vmm/evloop.h"
 #include "vmm/json.h"
 
@@ -115,8 +118,83 @@ static int api_cmd_powerdown(struct api_server *srv, const struct json_value *ar
 	return api_call_op("powerdown", srv->ops.powerdown, srv->ops.opaque, err, errlen);
 }
 
+static int api_cmd_screendump(struct api_server *srv, const struct json_value *args,
+			      struct json_writer *ret, char *err, size_t errlen)
+{
+	const char *path = json_get_string(args, "file");
+
+	(void)ret;
+	if (!path || path[0] != '/') {
+		snprintf(err, errlen, "screendump: \"file\" must be an absolute path");
+		return -1;
+	}
+	if (!srv->ops.screendump)
+		return api_op_result("screendump", -ENOTSUP, err, errlen);
+	return srv->ops.screendump(srv->ops.opaque, path, err, errlen);
+}
+
+/* Types text as a US keyboard would, one key (with shift if need be) at a time. */
+static int api_type_text(struct api_server *srv, const char *text, char *err, size_t errlen)
+{
+	/* a pause per key, so that the guest drains its input queue as we go */
+	static const struct timespec pace = { .tv_nsec = 5 * 1000 * 1000 };
+
+	if (strlen(text) > API_MAX_TEXT) {
+		snprintf(err, errlen, "send-key: \"text\" is longer than %d characters",
+			 API_MAX_TEXT);
+		return -1;
+	}
+	for (const char *c = text; *c; c++) {
+		bool shift;
+		int code = keymap_from_char(*c, &shift);
+		uint16_t codes[2] = { KEY_LEFTSHIFT, 0 };
+
+		if (code < 0) {
+			snprintf(err, errlen, "send-key: no key types '%c' (0x%02x)",
+				 *c >= 0x20 && *c < 0x7f ? *c : '?', (unsigned char)*c);
+			return -1;
+		}
+		codes[1] = (uint16_t)code;
+		if (api_op_result("send-key",
+				  srv->ops.send_key(srv->ops.opaque, codes + !shift, 1 + shift),
+				  err, errlen))
+			return -1;
+		nanosleep(&pace, NULL);
+	}
+	return 0;
+}
+
+static int api_cmd_send_key(struct api_server *srv, const struct json_value *args,
+			    struct json_writer *ret, char *err, size_t errlen)
+{
+	const char *keys = json_get_string(args, "keys"), *text = json_get_string(args, "text");
+	uint16_t codes[API_MAX_KEYS];
+	char why[256];
+	int n;
+
+	(void)ret;
+	if (!keys == !text) {
+		snprintf(err, errlen, "send-key: give \"keys\" (a combination) or \"text\"");
+		return -1;
+	}
+	if (!srv->ops.send_key)
+		return api_op_result("send-key", -ENOTSUP, err, errlen);
+	if (text)
+		return api_type_text(srv, text, err, errlen);
+	n = keymap_parse_combo(keys, codes, API_MAX_KEYS, why, sizeof(why));
+	if (n < 0) {
+		snprintf(err, errlen, "send-key: %s", why);
+		return -1;
+	}
+	return api_op_result("send-key", srv->ops.send_key(srv->ops.opaque, codes, (unsigned)n),
+			     err, errlen);
+}
+
 static int api_cmd_help(struct api_server *srv, const struct json_value *args,
 			struct json_writer *ret, char *err, size_t errlen);
+
+static const char *const api_screendump_args[] = { "file", NULL };
+static const char *const api_send_key_args[] = { "keys", "text", NULL };
 
 /* Every command, in the order "help" lists them. Add new ones here. */
 static const struct api_command api_commands[] = {
@@ -126,6 +204,10 @@ static const struct api_command api_commands[] = {
 	{ "resume", api_cmd_resume, NULL, "let paused vCPUs run again" },
 	{ "quit", api_cmd_quit, NULL, "stop the VM at once, as Ctrl-a x does" },
 	{ "powerdown", api_cmd_powerdown, NULL, "ask the guest to shut down (ACPI power button)" },
+	{ "screendump", api_cmd_screendump, api_screendump_args,
+	  "write the guest's screen to \"file\" (an absolute path) as a PNG" },
+	{ "send-key", api_cmd_send_key, api_send_key_args,
+	  "press \"keys\" (a combination such as ctrl-alt-f2) or type \"text\"" },
 	{ "help", api_cmd_help, NULL, "list the commands" },
 };
 

@@ -9,6 +9,8 @@
 #define API_MAX_CLIENTS	 8
 #define API_MAX_REQUEST	 (64 * 1024) /* bytes of one request line, without its newline */
 #define API_MAX_RESPONSE (16 * 1024) /* bytes of one response line */
+#define API_MAX_KEYS	 8	     /* keys of one send-key combination */
+#define API_MAX_TEXT	 1024	     /* characters of one send-key text */
 
 enum api_vm_state {
 	API_VM_RUNNING,
@@ -42,6 +44,13 @@ struct api_ops {
 	int (*quit)(void *opaque);
 	/* "powerdown": asks the guest to shut down (ACPI power button) */
 	int (*powerdown)(void *opaque);
+	/*
+	 * "screendump": writes the guest's screen to the absolute path as a PNG;
+	 * 0, or -1 with one line in err
+	 */
+	int (*screendump)(void *opaque, const char *path, char *err, size_t errlen);
+	/* "send-key": presses Linux KEY_* codes[0..n) in order, then releases them in reverse */
+	int (*send_key)(void *opaque, const uint16_t *codes, unsigned n);
 	void *opaque;
 };
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "devices/display/display.h"
 #include "vmm/json.h"
 
 static const char main_help[] =
@@ -59,6 +60,17 @@ static const char run_help[] =
 	"                       ttyS0 (default), or hvc0 (virtio-console; ttyS0 still\n"
 	"                       shows boot messages). virtio appends console=hvc0\n"
 	"                       to the command line\n"
+	"      --display sdl|none|off[,size=WxH]\n"
+	"                       the guest's screen (virtio-gpu) with a keyboard and a\n"
+	"                       tablet (virtio-input). sdl: a window (the default when\n"
+	"                       $DISPLAY or $WAYLAND_DISPLAY is set); closing it presses\n"
+	"                       the power button, closing it again quits; Ctrl-Alt-G\n"
+	"                       grabs and releases the keyboard. none: no window, but\n"
+	"                       screendump and send-key work (the default otherwise).\n"
+	"                       off: no GPU or input devices at all. size: the mode\n"
+	"                       first offered (default 1280x800); the window's size\n"
+	"                       follows later resizes\n"
+	"      --name NAME      the VM's name, shown in the window title (default: hutch)\n"
 	"      --stats          at exit, print KVM's VM exit counters to stderr\n"
 	"      --api-sock PATH  serve the control socket on PATH (a Unix socket, mode\n"
 	"                       0600) for `hutch ctl PATH COMMAND` or your own client;\n"
@@ -73,7 +85,8 @@ static const char run_help[] =
 	"Control socket: each request is one line of JSON, {\"command\":\"NAME\"} or\n"
 	"{\"command\":\"NAME\",\"arguments\":{...}}, and gets one line back:\n"
 	"{\"return\":{...}} or {\"error\":{\"message\":\"...\"}}. Commands: status, pause,\n"
-	"resume, quit, powerdown, help. Requests are at most 64 KiB; up to 8 clients.\n"
+	"resume, quit, powerdown, screendump, send-key, help. Requests are at most 64 KiB; up to 8 "
+	"clients.\n"
 	"A stale socket file left by a killed hutch is replaced.\n"
 	"\n"
 	"Console keys: Ctrl-a x quits, Ctrl-a a sends Ctrl-a, Ctrl-a h shows these keys.\n"
@@ -98,6 +111,11 @@ static const char ctl_help[] =
 	"  resume      let paused vCPUs run again\n"
 	"  quit        stop the VM at once, as Ctrl-a x does\n"
 	"  powerdown   ask the guest to shut down (ACPI power button)\n"
+	"  screendump FILE.png\n"
+	"              write the guest's screen as a PNG (file=PATH)\n"
+	"  send-key COMBO\n"
+	"              press keys together and release them: ctrl-alt-f2, shift-a,\n"
+	"              ret (keys=COMBO; QEMU's key names); text=STRING types STRING\n"
 	"  help        list the commands this VM's hutch knows\n"
 	"\n"
 	"Options:\n"
@@ -107,6 +125,8 @@ static const char ctl_help[] =
 	"Example:\n"
 	"  hutch run --kernel bzImage --api-sock /tmp/vm.sock &\n"
 	"  hutch ctl /tmp/vm.sock status\n"
+	"  hutch ctl /tmp/vm.sock screendump screen.png\n"
+	"  hutch ctl /tmp/vm.sock send-key text=$'root\\n'\n"
 	"  hutch ctl /tmp/vm.sock powerdown\n"
 	"\n"
 	"Exit status:\n"
@@ -328,6 +348,37 @@ static enum cli_command cli_parse_net(char *arg, struct vm_config *cfg, int *exi
 	return CLI_RUN;
 }
 
+/* --display sdl|none|off[,size=WxH] */
+static enum cli_command cli_parse_display(char *arg, struct vm_config *cfg, int *exit_code)
+{
+	char *cursor = arg, *kind = cli_next_item(&cursor), *item;
+
+	if (!strcmp(kind, "sdl"))
+		cfg->display = DISPLAY_SDL;
+	else if (!strcmp(kind, "none"))
+		cfg->display = DISPLAY_NONE;
+	else if (!strcmp(kind, "off"))
+		cfg->display = DISPLAY_OFF;
+	else
+		return cli_usage_error(exit_code, "--display: '%s' is not sdl, none or off", kind);
+	while ((item = cli_next_item(&cursor))) {
+		unsigned w, h;
+		int end = 0;
+
+		if (strncmp(item, "size=", 5) ||
+		    sscanf(item + 5, "%5u%*[x]%5u%n", &w, &h, &end) != 2 || item[5 + end] ||
+		    w < DISPLAY_MIN_WIDTH || h < DISPLAY_MIN_HEIGHT || w > DISPLAY_MAX_WIDTH ||
+		    h > DISPLAY_MAX_HEIGHT)
+			return cli_usage_error(exit_code,
+					       "--display: '%s' is not size=WxH from 320x200 to "
+					       "4096x4096",
+					       item);
+		cfg->display_width = w;
+		cfg->display_height = h;
+	}
+	return CLI_RUN;
+}
+
 static enum cli_command cli_parse_run_option(int opt, struct vm_config *cfg, int *exit_code)
 {
 	char *end;
@@ -353,6 +404,13 @@ static enum cli_command cli_parse_run_option(int opt, struct vm_config *cfg, int
 		cfg->ncpus = (unsigned)n;
 		break;
 	case 'S': cfg->print_stats = true; break;
+	case 'D': return cli_parse_display(optarg, cfg, exit_code);
+	case 'N':
+		if (!optarg[0] || strlen(optarg) > 64)
+			return cli_usage_error(exit_code, "--name: '%s' is empty or over 64 bytes",
+					       optarg);
+		cfg->name = optarg;
+		break;
 	case 'A':
 		if (!cli_socket_path_ok(optarg))
 			return cli_usage_error(exit_code,
@@ -396,6 +454,8 @@ static enum cli_command cli_parse_run(int argc, char **argv, struct vm_config *c
 		{ "net", required_argument, NULL, 'n' },
 		{ "console", required_argument, NULL, 'C' },
 		{ "api-sock", required_argument, NULL, 'A' },
+		{ "display", required_argument, NULL, 'D' },
+		{ "name", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -447,6 +507,24 @@ static enum cli_command cli_check_ctl_arg(char *const *args, unsigned i, int *ex
 	return CLI_RUN;
 }
 
+/* `screendump FILE` and `send-key COMBO`: one bare argument names the command's main one. */
+static void cli_ctl_positional(struct ctl_config *ctl)
+{
+	static const struct {
+		const char *command, *key;
+	} positional[] = { { "screendump", "file" }, { "send-key", "keys" } };
+
+	if (ctl->nargs != 1 || strchr(ctl->args[0], '='))
+		return;
+	for (size_t i = 0; i < sizeof(positional) / sizeof(positional[0]); i++) {
+		if (!strcmp(ctl->command, positional[i].command)) {
+			ctl->pos_key = positional[i].key;
+			ctl->pos_value = ctl->args[0];
+			ctl->nargs = 0;
+		}
+	}
+}
+
 static enum cli_command cli_parse_ctl(int argc, char **argv, struct vm_config *cfg, int *exit_code)
 {
 	static const struct option opts[] = {
@@ -484,6 +562,7 @@ static enum cli_command cli_parse_ctl(int argc, char **argv, struct vm_config *c
 					   ctl->sock_path);
 	if (!ctl->command[0])
 		return cli_usage_error_for("ctl", exit_code, "ctl: %s", "COMMAND is empty");
+	cli_ctl_positional(ctl);
 	for (unsigned i = 0; i < ctl->nargs; i++) {
 		if (cli_check_ctl_arg(ctl->args, i, exit_code) == CLI_EXIT)
 			return CLI_EXIT;
@@ -496,6 +575,9 @@ enum cli_command cli_parse(int argc, char **argv, struct vm_config *cfg, int *ex
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = CONFIG_DEFAULT_MEM;
 	cfg->ncpus = 1;
+	cfg->display_width = DISPLAY_DEFAULT_WIDTH;
+	cfg->display_height = DISPLAY_DEFAULT_HEIGHT;
+	cfg->name = "hutch";
 	*exit_code = 0;
 
 	if (argc < 2) {

@@ -17,6 +17,14 @@ enum console_kind {
 	CONSOLE_VIRTIO, /* hvc0 on stdio; ttyS0 still shows early boot messages */
 };
 
+/* --display sdl|none|off[,size=WxH] */
+enum display_kind {
+	DISPLAY_AUTO, /* sdl when a graphical session is there, else none */
+	DISPLAY_SDL,  /* a window: virtio-gpu's framebuffer, keyboard and tablet */
+	DISPLAY_NONE, /* headless: the framebuffer and input devices exist for the control socket */
+	DISPLAY_OFF,  /* no GPU and no input devices */
+};
+
 #define CONFIG_MAX_DISKS   16
 #define CONFIG_MAX_NICS	   8
 #define CONFIG_MAX_HOSTFWD 16
@@ -39,6 +47,9 @@ struct ctl_config {
 	char *const *args; /* nargs KEY=VALUE (a string) or KEY:=JSON (any value) */
 	unsigned nargs;
 	bool json; /* --json: print the raw response line */
+	/* a bare argument after a command that takes one (screendump FILE, send-key COMBO) */
+	const char *pos_key;
+	const char *pos_value;
 };
 
 struct vm_config {
@@ -53,8 +64,11 @@ struct vm_config {
 	struct nic_config nics[CONFIG_MAX_NICS];
 	unsigned nnics;
 	enum console_kind console;
-	const char *api_sock_path; /* --api-sock: NULL for none */
-	struct ctl_config ctl;	   /* `hutch ctl` (CLI_CTL) */
+	enum display_kind display;
+	uint32_t display_width, display_height; /* the mode first offered to the guest */
+	const char *name;			/* --name: the window title */
+	const char *api_sock_path;		/* --api-sock: NULL for none */
+	struct ctl_config ctl;			/* `hutch ctl` (CLI_CTL) */
 };
 
 #define CONFIG_DEFAULT_MEM     (512ULL << 20)

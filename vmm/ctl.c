@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,13 @@ int ctl_build_request(const struct ctl_config *cfg, char *buf, size_t size)
 		else
 			json_write_cstr(&w, arg + keylen + 1);
 	}
-	json_write_raw(&w, cfg->nargs ? "}}\n" : "}\n");
+	if (cfg->pos_key) {
+		json_write_raw(&w, ",\"arguments\":{");
+		json_write_cstr(&w, cfg->pos_key);
+		json_write_raw(&w, ":");
+		json_write_cstr(&w, cfg->pos_value);
+	}
+	json_write_raw(&w, cfg->nargs || cfg->pos_key ? "}}\n" : "}\n");
 	return w.overflow ? -ENOSPC : (int)w.len;
 }
 
@@ -175,8 +182,30 @@ static int ctl_show(const struct ctl_config *cfg, const char *line, size_t len)
 	return status;
 }
 
+/*
+ * hutch writes a screendump itself, from its own working directory: a
+ * relative FILE given to `screendump FILE` is made absolute here.
+ */
+static int ctl_absolute_file(struct ctl_config *cfg, char *buf, size_t size)
+{
+	char cwd[PATH_MAX];
+
+	if (!cfg->pos_key || strcmp(cfg->pos_key, "file") || cfg->pos_value[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -1;
+	if ((size_t)snprintf(buf, size, "%s/%s", cwd, cfg->pos_value) >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	cfg->pos_value = buf;
+	return 0;
+}
+
 int ctl_main(const struct ctl_config *cfg)
 {
+	struct ctl_config local = *cfg;
+	char abs[2 * PATH_MAX];
 	char *buf = malloc(CTL_MAX_RESPONSE + 1);
 	int fd = -1, n, status = 2;
 	ssize_t len;
@@ -185,7 +214,12 @@ int ctl_main(const struct ctl_config *cfg)
 		fputs("hutch: ctl: out of memory\n", stderr);
 		return 2;
 	}
-	n = ctl_build_request(cfg, buf, API_MAX_REQUEST + 2);
+	if (ctl_absolute_file(&local, abs, sizeof(abs)) < 0) {
+		fprintf(stderr, "hutch: ctl: cannot find the current directory: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	n = ctl_build_request(&local, buf, API_MAX_REQUEST + 2);
 	if (n < 0) {
 		fprintf(stderr, "hutch: ctl: the request is longer than %u bytes\n",
 			API_MAX_REQUEST);

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/display/display.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/gpu.h"
+#include "devices/virtio/input.h"
 #include "devices/net/slirp.h"
 #include "devices/net/tap.h"
 #include "devices/virtio/console.h"
@@ -22,6 +25,12 @@ static unsigned nnics;
 static struct evloop *slirp_loop;
 static struct virtio_rng rng;
 static struct virtio_console *vcon; /* with --console virtio */
+/* unless --display off: the screen, and the keyboard and tablet sharing one thread */
+static struct display display;
+static bool have_display;
+static struct virtio_gpu gpu;
+static struct virtio_input keyboard, tablet;
+static struct evloop *input_loop;
 
 static size_t devices_serial_in(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -142,7 +151,7 @@ static int devices_add_nic(struct machine *m, const struct nic_config *nc, unsig
 		net->vdev.loop = slirp_loop;
 		ret = slirp_loop ? 0 : -ENOMEM;
 	}
-	snprintf(name, sizeof(name), "hutch-net%u", index);
+	snprintf(name, sizeof(name), "hutch-net%u", index & 0xff); /* below CONFIG_MAX_NICS */
 	if (!ret)
 		ret = machine_add_virtio(m, &net->vdev, name);
 	if (ret) {
@@ -150,6 +159,34 @@ static int devices_add_nic(struct machine *m, const struct nic_config *nc, unsig
 		return VM_EXIT_ERROR;
 	}
 	return 0;
+}
+
+/* virtio-gpu on the display, a virtio-input keyboard and tablet feeding it. 0 or -errno. */
+static int devices_add_display(struct machine *m, const struct vm_config *cfg)
+{
+	struct display_input_ops in;
+	int ret = display_init(&display);
+
+	if (ret)
+		return ret;
+	have_display = true;
+	ret = virtio_gpu_init(&gpu, &display, cfg->display_width, cfg->display_height);
+	if (!ret)
+		ret = machine_add_virtio(m, &gpu.vdev, "hutch-gpu");
+	if (ret)
+		return ret;
+	input_loop = evloop_create("hutch-input");
+	if (!input_loop)
+		return -ENOMEM;
+	virtio_input_init(&keyboard, VIRTIO_INPUT_KEYBOARD);
+	virtio_input_init(&tablet, VIRTIO_INPUT_TABLET);
+	keyboard.vdev.loop = tablet.vdev.loop = input_loop;
+	virtio_input_display_ops(&keyboard, &in);
+	display_set_keyboard(&display, &in);
+	virtio_input_display_ops(&tablet, &in);
+	display_set_pointer(&display, &in);
+	ret = machine_add_virtio(m, &keyboard.vdev, "hutch-keyboard");
+	return ret ? ret : machine_add_virtio(m, &tablet.vdev, "hutch-tablet");
 }
 
 int devices_create(struct machine *m, const struct vm_config *cfg)
@@ -182,11 +219,31 @@ int devices_create(struct machine *m, const struct vm_config *cfg)
 		fprintf(stderr, "hutch: cannot add virtio-rng: %s\n", strerror(-ret));
 		return VM_EXIT_ERROR;
 	}
+	if (cfg->display != DISPLAY_OFF) {
+		ret = devices_add_display(m, cfg);
+		if (ret) {
+			fprintf(stderr, "hutch: cannot add the display devices: %s\n",
+				strerror(-ret));
+			return VM_EXIT_ERROR;
+		}
+	}
 	return 0;
+}
+
+struct display *devices_display(void)
+{
+	return have_display ? &display : NULL;
 }
 
 void devices_destroy(void)
 {
+	if (have_display) {
+		evloop_destroy(input_loop);
+		input_loop = NULL;
+		virtio_gpu_destroy(&gpu);
+		display_destroy(&display);
+		have_display = false;
+	}
 	for (unsigned i = 0; i < ndisks; i++) {
 		disk_close(&disks[i]->disk);
 		free(disks[i]);

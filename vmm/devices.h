@@ -18,6 +18,9 @@ int devices_start_console(struct machine *m);
 /* On SIGWINCH: tells the guest the terminal's new size. */
 void devices_console_resized(void);
 
+/* The guest's screen and input; NULL with --display off. */
+struct display *devices_display(void);
+
 /* After machine_stop_devices(): closes the disks. */
 void devices_destroy(void);
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/display/sdl.h"
 #include "vmm/api.h"
 #include "vmm/cli.h"
 #include "vmm/console.h"
@@ -166,6 +167,72 @@ static int api_powerdown(void *opaque)
 	return 0;
 }
 
+static int api_screendump(void *opaque, const char *path, char *err, size_t errlen)
+{
+	struct display *d = devices_display();
+
+	(void)opaque;
+	if (!d) {
+		snprintf(err, errlen, "screendump: the VM has no display (--display off)");
+		return -1;
+	}
+	return display_screendump(d, path, err, errlen);
+}
+
+static int api_send_key(void *opaque, const uint16_t *codes, unsigned n)
+{
+	struct display *d = devices_display();
+
+	(void)opaque;
+	if (!d)
+		return -ENODEV;
+	for (unsigned i = 0; i < n; i++)
+		display_key(d, codes[i], true);
+	while (n--)
+		display_key(d, codes[n], false);
+	return 0;
+}
+
+/* Closing the window presses the power button; closing it again stops the VM. */
+static void window_closed(void *opaque, unsigned count)
+{
+	struct machine *m = opaque;
+
+	if (count == 1) {
+		fprintf(stderr, "hutch: window closed: asking the guest to shut down "
+				"(close it again to stop the VM)\n");
+		machine_power_button(m);
+	} else {
+		vm_request_stop(&m->vm, VM_EXIT_OK);
+	}
+}
+
+/*
+ * --display sdl, or a graphical session with no --display: opens the
+ * window; *win stays NULL without one. -1 after one error line when an
+ * explicit --display sdl cannot open one.
+ */
+static int start_window(const struct vm_config *cfg, struct machine *m, struct sdl_window **win)
+{
+	const struct sdl_ops ops = { .close = window_closed, .opaque = m };
+	struct display *d = devices_display();
+	char err[320];
+
+	*win = NULL;
+	if (!d || cfg->display == DISPLAY_NONE ||
+	    (cfg->display == DISPLAY_AUTO && !sdl_session_present()))
+		return 0;
+	*win = sdl_start(d, cfg->name, &ops, err, sizeof(err));
+	if (*win)
+		return 0;
+	if (cfg->display == DISPLAY_SDL) {
+		fprintf(stderr, "hutch: %s\n", err);
+		return -1;
+	}
+	fprintf(stderr, "hutch: no window, running headless: %s\n", err);
+	return 0;
+}
+
 /* --api-sock: serves the control socket until api_stop(); *srv stays NULL
  * without one. One error line and -1 when the socket cannot be served. */
 static int start_api(const struct vm_config *cfg, struct api_target *target,
@@ -177,6 +244,8 @@ static int start_api(const struct vm_config *cfg, struct api_target *target,
 		.resume = api_resume,
 		.quit = api_quit,
 		.powerdown = api_powerdown,
+		.screendump = api_screendump,
+		.send_key = api_send_key,
 		.opaque = target,
 	};
 	char err[256];
@@ -216,6 +285,7 @@ static int cmd_run(const struct vm_config *cfg)
 	static char cmdline[1 << 17]; /* more than any boot protocol takes */
 	static struct api_target target;
 	struct api_server *api;
+	struct sdl_window *win;
 	struct file_buf kernel = { 0 }, initrd = { 0 };
 	struct boot_request req = { 0 };
 	int sig_fd, ret;
@@ -256,16 +326,22 @@ static int cmd_run(const struct vm_config *cfg)
 		return VM_EXIT_ERROR;
 	target = (struct api_target){ .m = &m, .mem_bytes = cfg->mem_size };
 	clock_gettime(CLOCK_MONOTONIC, &target.started);
-	if (start_api(cfg, &target, &api))
+	if (start_window(cfg, &m, &win))
 		return VM_EXIT_USAGE;
+	if (start_api(cfg, &target, &api)) {
+		sdl_stop(win);
+		return VM_EXIT_USAGE;
+	}
 	if (vm_start(&m.vm)) {
 		api_stop(api);
+		sdl_stop(win);
 		return VM_EXIT_ERROR;
 	}
 	ret = run_until_stop(&m.vm, sig_fd);
 	/* after the vCPUs: a pause the server is waiting in has returned */
 	api_stop(api);
 	machine_stop_devices(&m);
+	sdl_stop(win); /* after the GPU, which tells the window about new frames */
 	devices_destroy();
 	console_restore();
 	if (cfg->print_stats)

@@ -243,6 +243,22 @@ static bool sdl_event(struct sdl_window *w, const SDL_Event *ev)
 	return true;
 }
 
+/*
+ * Without an X server or a Wayland compositor SDL falls back to drivers
+ * that draw nowhere a user sees ("offscreen", "dummy", a bare KMS console):
+ * those only when asked for by name through SDL_VIDEODRIVER.
+ */
+static bool sdl_driver_ok(void)
+{
+	const char *driver = SDL_GetCurrentVideoDriver(), *asked = getenv("SDL_VIDEODRIVER");
+
+	if (!driver)
+		return false;
+	if (asked && *asked)
+		return true;
+	return !strcmp(driver, "x11") || !strcmp(driver, "wayland");
+}
+
 static int sdl_open(struct sdl_window *w)
 {
 	SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1"); /* hutch handles SIGINT and SIGTERM */
@@ -251,6 +267,13 @@ static int sdl_open(struct sdl_window *w)
 	if (SDL_Init(SDL_INIT_VIDEO) < 0) {
 		snprintf(w->err, sizeof(w->err), "--display sdl: cannot use SDL: %s",
 			 SDL_GetError());
+		return -1;
+	}
+	if (!sdl_driver_ok()) {
+		snprintf(w->err, sizeof(w->err),
+			 "--display sdl: no graphical session (SDL found only its '%s' driver)",
+			 SDL_GetCurrentVideoDriver());
+		SDL_Quit();
 		return -1;
 	}
 	w->ev_changed = SDL_RegisterEvents(2);

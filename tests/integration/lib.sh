@@ -76,3 +76,16 @@ wait_for_out() {
 	done
 	fail "no /$1/ in the output within $2 s"
 }
+
+# initrd_with_tool FILE NAME: prints the path of a copy of the test guest's
+# initramfs with FILE added as /bin/NAME (a second cpio archive appended,
+# which Linux unpacks over the first), for guest-side helpers too long for
+# the kernel command line (2 KiB, hutch.script included).
+initrd_with_tool() {
+	local root=$TEST_TMP/tool-root out=$TEST_TMP/initrd-$2.cpio.gz
+	mkdir -p "$root/bin"
+	install -m 0755 "$1" "$root/bin/$2"
+	cp "$INITRD" "$out"
+	(cd "$root" && find bin | cpio -o -H newc --quiet | gzip -1) >>"$out"
+	echo "$out"
+}

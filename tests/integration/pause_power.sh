@@ -7,47 +7,11 @@
 . "$(dirname "$0")/lib.sh"
 require_kvm
 
-SOCK=$TEST_TMP/api.sock
-PID=
-
-# start_guest SCRIPT: boots the test guest in the background, serving $SOCK.
-start_guest() {
-	rm -f "$SOCK"
-	: >"$OUT" # now, not in the background job: no stale output from a previous boot
-	timeout -k 10 "$GUEST_TIMEOUT" "$HUTCH" run --kernel "$KERNEL" --initrd "$INITRD" \
-		--cmdline "$CMDLINE_BASE $(script_arg "$1")" --api-sock "$SOCK" \
-		</dev/null >"$OUT" 2>&1 &
-	PID=$!
-}
-
-# wait_guest SECONDS: waits for hutch to exit; its exit code goes to $RC.
-wait_guest() {
-	local i
-	for ((i = 0; i < $1 * 10; i++)); do
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$PID" 2>/dev/null && fail "hutch still runs $1 s later"
-	set +e
-	wait "$PID"
-	RC=$?
-	set -e
-	PID=
-}
-
-ctl() {
-	"$HUTCH" ctl "$SOCK" "$@"
-}
+. "$(dirname "$0")/api_lib.sh"
 
 ticks() {
 	grep -ac '^tick ' "$OUT" || true
 }
-
-cleanup() {
-	[[ -z $PID ]] || kill -KILL "$PID" 2>/dev/null || true
-	rm -rf "$TEST_TMP"
-}
-trap cleanup EXIT
 
 # Ready once acpid holds the power button's input device open.
 COUNTER='[ -e /sys/bus/platform/drivers/acpi-ged/ACPI0013:00 ] && echo ged-bound

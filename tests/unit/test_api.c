@@ -19,8 +19,12 @@
 #define MiB (1ULL << 20)
 
 struct fake_vm {
-	atomic_int status, pause, resume, quit, powerdown;
-	atomic_int fail; /* errno the next op returns, 0: none */
+	atomic_int status, pause, resume, quit, powerdown, screendump, send_key;
+	char dump_path[256];
+	uint16_t keys[64]; /* every code send_key got, in order; nkeys of them */
+	unsigned nkeys;
+	unsigned combo_len[32]; /* the length of each send_key call */
+	atomic_int fail;	/* errno the next op returns, 0: none */
 	atomic_bool paused;
 };
 
@@ -68,12 +72,36 @@ static int fake_powerdown(void *opaque)
 	return fake_result(&fake.powerdown);
 }
 
+static int fake_screendump(void *opaque, const char *file, char *err, size_t errlen)
+{
+	(void)opaque;
+	snprintf(fake.dump_path, sizeof(fake.dump_path), "%s", file);
+	if (atomic_load(&fake.fail)) {
+		snprintf(err, errlen, "%s: No space left on device", file);
+		atomic_fetch_add(&fake.screendump, 1);
+		return -1;
+	}
+	return fake_result(&fake.screendump);
+}
+
+static int fake_send_key(void *opaque, const uint16_t *codes, unsigned n)
+{
+	(void)opaque;
+	if (atomic_load(&fake.send_key) < 32)
+		fake.combo_len[atomic_load(&fake.send_key)] = n;
+	for (unsigned i = 0; i < n && fake.nkeys < ARRAY_LEN(fake.keys); i++)
+		fake.keys[fake.nkeys++] = codes[i];
+	return fake_result(&fake.send_key);
+}
+
 static const struct api_ops fake_ops = {
 	.status = fake_status,
 	.pause = fake_pause,
 	.resume = fake_resume,
 	.quit = fake_quit,
 	.powerdown = fake_powerdown,
+	.screendump = fake_screendump,
+	.send_key = fake_send_key,
 	.opaque = &fake,
 };
 
@@ -407,10 +435,74 @@ static void test_ops_fail(void **state)
 	close(fd);
 }
 
+static void test_screendump(void **state)
+{
+	int fd;
+
+	(void)state;
+	fd = client_connect();
+	expect_response(fd, "{\"command\":\"screendump\",\"arguments\":{\"file\":\"/tmp/s.png\"}}",
+			"{\"return\":{}}");
+	TEST_ASSERT(!strcmp(fake.dump_path, "/tmp/s.png"), "%s", fake.dump_path);
+	expect_response(fd, "{\"command\":\"screendump\"}",
+			"{\"error\":{\"message\":\"screendump: \\\"file\\\" must be an absolute "
+			"path\"}}");
+	expect_response(fd, "{\"command\":\"screendump\",\"arguments\":{\"file\":\"s.png\"}}",
+			"{\"error\":{\"message\":\"screendump: \\\"file\\\" must be an absolute "
+			"path\"}}");
+	expect_response(fd, "{\"command\":\"screendump\",\"arguments\":{\"file\":5}}",
+			"{\"error\":{\"message\":\"screendump: \\\"file\\\" must be an absolute "
+			"path\"}}");
+	TEST_ASSERT_EQ(fake.screendump, 1);
+	atomic_store(&fake.fail, ENOSPC);
+	expect_response(fd, "{\"command\":\"screendump\",\"arguments\":{\"file\":\"/x.png\"}}",
+			"{\"error\":{\"message\":\"/x.png: No space left on device\"}}");
+	close(fd);
+}
+
+static void test_send_key(void **state)
+{
+	static const uint16_t want[] = { 29, 56, 111, 42, 35, 23, 28 };
+	int fd;
+
+	(void)state;
+	fd = client_connect();
+	/* ctrl-alt-delete is one call of three keys; text types one key (with shift) per call */
+	expect_response(fd,
+			"{\"command\":\"send-key\",\"arguments\":{\"keys\":\"ctrl-alt-delete\"}}",
+			"{\"return\":{}}");
+	expect_response(fd, "{\"command\":\"send-key\",\"arguments\":{\"text\":\"Hi\\n\"}}",
+			"{\"return\":{}}");
+	TEST_ASSERT_EQ(fake.send_key, 4);
+	TEST_ASSERT_EQ(fake.combo_len[0], 3);
+	TEST_ASSERT_EQ(fake.combo_len[1], 2);
+	TEST_ASSERT_EQ(fake.combo_len[2], 1);
+	TEST_ASSERT_EQ(fake.nkeys, ARRAY_LEN(want));
+	for (unsigned i = 0; i < ARRAY_LEN(want); i++)
+		TEST_ASSERT_EQ(fake.keys[i], want[i]);
+
+	expect_response(fd, "{\"command\":\"send-key\",\"arguments\":{\"keys\":\"ctrl-nokey\"}}",
+			"{\"error\":{\"message\":\"send-key: unknown key 'nokey'\"}}");
+	expect_response(fd, "{\"command\":\"send-key\"}",
+			"{\"error\":{\"message\":\"send-key: give \\\"keys\\\" (a combination) or "
+			"\\\"text\\\"\"}}");
+	expect_response(fd,
+			"{\"command\":\"send-key\",\"arguments\":{\"keys\":\"a\",\"text\":\"a\"}}",
+			"{\"error\":{\"message\":\"send-key: give \\\"keys\\\" (a combination) or "
+			"\\\"text\\\"\"}}");
+	expect_response(fd,
+			"{\"command\":\"send-key\",\"arguments\":{\"keys\":\"a-b-c-d-e-f-g-h-i\"}}",
+			"{\"error\":{\"message\":\"send-key: too many keys (at most 8)\"}}");
+	expect_response(fd, "{\"command\":\"send-key\",\"arguments\":{\"text\":\"\\u00e9\"}}",
+			"{\"error\":{\"message\":\"send-key: no key types '?' (0xc3)\"}}");
+	TEST_ASSERT_EQ(fake.send_key, 4);
+	close(fd);
+}
+
 static void test_help(void **state)
 {
-	static const char *const names[] = { "status", "pause",	    "resume",
-					     "quit",   "powerdown", "help" };
+	static const char *const names[] = { "status",	  "pause",	"resume",   "quit",
+					     "powerdown", "screendump", "send-key", "help" };
 	char line[API_MAX_RESPONSE + 1];
 	const struct json_value *cmds;
 	struct json_doc doc;
@@ -573,7 +665,9 @@ static void slurp(FILE *f, char *buf, size_t size)
 static void run_ctl(struct captured *c, const char *sock, bool json, const char *command, ...)
 {
 	char *args[8];
-	struct ctl_config cfg = { sock, command, args, 0, json };
+	struct ctl_config cfg = {
+		.sock_path = sock, .command = command, .args = args, .json = json
+	};
 	FILE *out = tmpfile(), *err = tmpfile();
 	int saved_out, saved_err;
 	va_list ap;
@@ -603,7 +697,9 @@ static void run_ctl(struct captured *c, const char *sock, bool json, const char 
 static void test_ctl_request(void **state)
 {
 	char *args[] = { "file=/tmp/a \"b\".ppm", "n:=-5", "list:=[1, {\"x\": null}]", "e=" };
-	struct ctl_config cfg = { "p", "screendump", args, 4, false };
+	struct ctl_config cfg = {
+		.sock_path = "p", .command = "screendump", .args = args, .nargs = 4
+	};
 	char buf[256];
 
 	(void)state;
@@ -617,6 +713,12 @@ static void test_ctl_request(void **state)
 		       strlen("{\"command\":\"screendump\"}\n"));
 	TEST_ASSERT(!strcmp(buf, "{\"command\":\"screendump\"}\n"), "got %s", buf);
 	TEST_ASSERT_EQ(ctl_build_request(&cfg, buf, 20), -ENOSPC);
+	cfg.pos_key = "keys";
+	cfg.pos_value = "ctrl-alt-f1";
+	TEST_ASSERT(ctl_build_request(&cfg, buf, sizeof(buf)) > 0, "positional");
+	TEST_ASSERT(!strcmp(buf, "{\"command\":\"screendump\",\"arguments\":{\"keys\":"
+				 "\"ctrl-alt-f1\"}}\n"),
+		    "got %s", buf);
 }
 
 static void test_ctl(void **state)
@@ -694,6 +796,8 @@ int main(void)
 		T(test_status),
 		T(test_ops_are_called),
 		T(test_ops_fail),
+		T(test_screendump),
+		T(test_send_key),
 		T(test_help),
 		T(test_framing),
 		T(test_socket_file),

@@ -29,7 +29,7 @@ static void getopt_full_reset(void)
 }
 
 struct cli_result {
-	char **argv;           /* heap copies: ASan catches reads of them after free */
+	char **argv; /* heap copies: ASan catches reads of them after free */
 	int argc;
 	struct vm_config cfg;
 	int code;
@@ -139,13 +139,13 @@ static int teardown(void **state)
 }
 
 /* Expects a usage error: exit 2 and exactly one line on stderr naming the problem. */
-#define ASSERT_USAGE_ERROR(r, needle)                                                     \
-	do {                                                                              \
-		TEST_ASSERT_EQ((r)->cmd, CLI_EXIT);                                       \
-		TEST_ASSERT_EQ((r)->code, 2);                                             \
-		TEST_ASSERT(strstr((r)->err, needle), "stderr lacks '%s': '%s'", needle,  \
-			    (r)->err);                                                    \
-		TEST_ASSERT((r)->out[0] == '\0', "stdout not empty: '%s'", (r)->out);     \
+#define ASSERT_USAGE_ERROR(r, needle)                                                    \
+	do {                                                                             \
+		TEST_ASSERT_EQ((r)->cmd, CLI_EXIT);                                      \
+		TEST_ASSERT_EQ((r)->code, 2);                                            \
+		TEST_ASSERT(strstr((r)->err, needle), "stderr lacks '%s': '%s'", needle, \
+			    (r)->err);                                                   \
+		TEST_ASSERT((r)->out[0] == '\0', "stdout not empty: '%s'", (r)->out);    \
 	} while (0)
 
 /* --- cli_parse_size: hostile cases first --- */
@@ -153,12 +153,33 @@ static int teardown(void **state)
 static void test_size_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"", "M", "G", "-1", "+1", " 1", "1 ", "12X", "1.5G", "0x10", "1e3",
-		"99999999999999999999",          /* ERANGE from strtoull */
-		"18446744073709551616",          /* 2^64 */
-		"20000000T", "16777216T",        /* << 40 overflows */
-		"17179869184G", "17592186044416", "17592186044416M", "18014398509481984K",
-		"1KiBx", "1GBB", "1B", "1iB", "1 G", "1MM", "1G1", "1KG",
+		"",
+		"M",
+		"G",
+		"-1",
+		"+1",
+		" 1",
+		"1 ",
+		"12X",
+		"1.5G",
+		"0x10",
+		"1e3",
+		"99999999999999999999", /* ERANGE from strtoull */
+		"18446744073709551616", /* 2^64 */
+		"20000000T",
+		"16777216T", /* << 40 overflows */
+		"17179869184G",
+		"17592186044416",
+		"17592186044416M",
+		"18014398509481984K",
+		"1KiBx",
+		"1GBB",
+		"1B",
+		"1iB",
+		"1 G",
+		"1MM",
+		"1G1",
+		"1KG",
 	};
 	uint64_t bytes;
 
@@ -168,7 +189,8 @@ static void test_size_rejects(void **state)
 
 		bytes = 0x1234;
 		ret = cli_parse_size(bad[i], &bytes);
-		TEST_ASSERT(ret == -EINVAL, "'%s' accepted: ret %d, %#" PRIx64 " bytes", bad[i], ret, bytes);
+		TEST_ASSERT(ret == -EINVAL, "'%s' accepted: ret %d, %#" PRIx64 " bytes", bad[i],
+			    ret, bytes);
 		TEST_ASSERT(bytes == 0x1234, "'%s' rejected but wrote %#" PRIx64, bad[i], bytes);
 	}
 	TEST_ASSERT_EQ(cli_parse_size(NULL, &bytes), -EINVAL);
@@ -180,14 +202,26 @@ static void test_size_accepts(void **state)
 		const char *s;
 		uint64_t bytes;
 	} good[] = {
-		{ "512M", 512 * MiB }, { "4G", 4 * GiB }, { "1T", TiB }, { "2048K", 2 * MiB },
-		{ "1024", GiB },       /* bare numbers are MiB */
-		{ "1GiB", GiB }, { "1GB", GiB }, { "1MiB", MiB }, { "64MB", 64 * MiB },
-		{ "1KiB", 1024 }, { "1TiB", TiB },
-		{ "512m", 512 * MiB }, { "4g", 4 * GiB }, { "1t", TiB }, { "2k", 2048 },
-		{ "0", 0 }, { "0M", 0 }, { "007M", 7 * MiB },
-		{ "16777215T", 16777215ULL << 40 },              /* largest T that fits */
-		{ "17592186044415", 17592186044415ULL << 20 },   /* largest bare MiB */
+		{ "512M", 512 * MiB },
+		{ "4G", 4 * GiB },
+		{ "1T", TiB },
+		{ "2048K", 2 * MiB },
+		{ "1024", GiB }, /* bare numbers are MiB */
+		{ "1GiB", GiB },
+		{ "1GB", GiB },
+		{ "1MiB", MiB },
+		{ "64MB", 64 * MiB },
+		{ "1KiB", 1024 },
+		{ "1TiB", TiB },
+		{ "512m", 512 * MiB },
+		{ "4g", 4 * GiB },
+		{ "1t", TiB },
+		{ "2k", 2048 },
+		{ "0", 0 },
+		{ "0M", 0 },
+		{ "007M", 7 * MiB },
+		{ "16777215T", 16777215ULL << 40 },	       /* largest T that fits */
+		{ "17592186044415", 17592186044415ULL << 20 }, /* largest bare MiB */
 		{ "18014398509481983K", 18014398509481983ULL << 10 },
 	};
 
@@ -239,8 +273,19 @@ static void test_missing_kernel(void **state)
 static void test_bad_cpus(void **state)
 {
 	static const char *const bad[] = {
-		"0", "256", "abc", "-1", "", "1x", "01", " 1", "+1", "4294967297",
-		"18446744073709551617", "99999999999999999999", "1000",
+		"0",
+		"256",
+		"abc",
+		"-1",
+		"",
+		"1x",
+		"01",
+		" 1",
+		"+1",
+		"4294967297",
+		"18446744073709551617",
+		"99999999999999999999",
+		"1000",
 	};
 
 	(void)state;
@@ -249,7 +294,8 @@ static void test_bad_cpus(void **state)
 		TEST_ASSERT(res->cmd == CLI_EXIT && res->code == 2,
 			    "--cpus '%s': cmd %d code %d ncpus %u", bad[i], res->cmd, res->code,
 			    res->cfg.ncpus);
-		TEST_ASSERT(strstr(res->err, "--cpus"), "--cpus '%s': stderr '%s'", bad[i], res->err);
+		TEST_ASSERT(strstr(res->err, "--cpus"), "--cpus '%s': stderr '%s'", bad[i],
+			    res->err);
 		cli_result_free(res);
 	}
 }
@@ -257,8 +303,9 @@ static void test_bad_cpus(void **state)
 static void test_bad_mem(void **state)
 {
 	static const char *const bad[] = {
-		"", "M", "-1", "12X", "63M", "0", "1", "1025G", "2T", "1536K", "64M1",
-		"99999999999999999999", "20000000T", "65537K",
+		"",	     "M",      "-1", "12X",   "63M",  "0",
+		"1",	     "1025G",  "2T", "1536K", "64M1", "99999999999999999999",
+		"20000000T", "65537K",
 	};
 
 	(void)state;
@@ -320,7 +367,8 @@ static void test_getopt_state_reset_between_calls(void **state)
 	TEST_ASSERT_EQ(first.code, 0);
 	run_cli_noreset(res, "run", "--kernel", "/vmlinux", "--mem", "1G", NULL);
 	cli_result_free(&first);
-	TEST_ASSERT(res->cmd == CLI_RUN, "second parse failed: code %d, stderr '%s'", res->code, res->err);
+	TEST_ASSERT(res->cmd == CLI_RUN, "second parse failed: code %d, stderr '%s'", res->code,
+		    res->err);
 	TEST_ASSERT(res->cfg.kernel_path && !strcmp(res->cfg.kernel_path, "/vmlinux"),
 		    "kernel_path '%s'", res->cfg.kernel_path ? res->cfg.kernel_path : "(null)");
 	TEST_ASSERT_NULL(res->cfg.cmdline);
@@ -334,7 +382,8 @@ static void test_defaults(void **state)
 	run_cli(res, "run", "--kernel", "bzImage", NULL);
 	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
 	TEST_ASSERT_EQ(res->code, 0);
-	TEST_ASSERT(res->cfg.kernel_path && !strcmp(res->cfg.kernel_path, "bzImage"), "kernel_path");
+	TEST_ASSERT(res->cfg.kernel_path && !strcmp(res->cfg.kernel_path, "bzImage"),
+		    "kernel_path");
 	TEST_ASSERT_NULL(res->cfg.initrd_path);
 	TEST_ASSERT_NULL(res->cfg.cmdline);
 	TEST_ASSERT_EQ(res->cfg.mem_size, 512 * MiB);
@@ -345,8 +394,8 @@ static void test_defaults(void **state)
 static void test_all_options(void **state)
 {
 	(void)state;
-	run_cli(res, "run", "--kernel", "vmlinux", "--initrd", "initramfs.cpio.gz",
-		"--cmdline", "console=ttyS0 quiet", "--mem", "3G", "--cpus", "2", NULL);
+	run_cli(res, "run", "--kernel", "vmlinux", "--initrd", "initramfs.cpio.gz", "--cmdline",
+		"console=ttyS0 quiet", "--mem", "3G", "--cpus", "2", NULL);
 	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
 	TEST_ASSERT_EQ(res->code, 0);
 	TEST_ASSERT(!strcmp(res->cfg.kernel_path, "vmlinux"), "kernel_path");
@@ -408,8 +457,10 @@ static void test_help(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_LEN(forms); i++) {
 		run_cli(res, forms[i], NULL);
-		TEST_ASSERT(res->cmd == CLI_EXIT && res->code == 0, "'%s': code %d", forms[i], res->code);
-		TEST_ASSERT(strstr(res->out, "hutch run --kernel PATH"), "'%s': stdout '%s'", forms[i], res->out);
+		TEST_ASSERT(res->cmd == CLI_EXIT && res->code == 0, "'%s': code %d", forms[i],
+			    res->code);
+		TEST_ASSERT(strstr(res->out, "hutch run --kernel PATH"), "'%s': stdout '%s'",
+			    forms[i], res->out);
 		TEST_ASSERT(!res->err[0], "'%s': stderr '%s'", forms[i], res->err);
 		cli_result_free(res);
 	}
@@ -449,6 +500,14 @@ static void test_bad_disk_net_console(void **state)
 		{ "--net", "tap=tap0,hostfwd=tcp::1-:1", "unknown key 'hostfwd'" },
 		{ "--net", "user,ifname=x", "unknown key 'ifname'" },
 		{ "--console", "hvc0", "'hvc0' is not serial or virtio" },
+		{ "--display", "gtk", "'gtk' is not sdl, none or off" },
+		{ "--display", "", "'' is not sdl, none or off" },
+		{ "--display", "none,size=100x100", "'size=100x100' is not size=WxH" },
+		{ "--display", "none,size=5000x800", "'size=5000x800' is not size=WxH" },
+		{ "--display", "sdl,size=800x600x", "is not size=WxH" },
+		{ "--display", "sdl,size=800", "is not size=WxH" },
+		{ "--display", "sdl,full=on", "'full=on' is not size=WxH" },
+		{ "--name", "", "--name: '' is empty" },
 	};
 
 	(void)state;
@@ -464,11 +523,12 @@ static void test_disk_net_console(void **state)
 	(void)state;
 	run_cli(res, "run", "--kernel", "k", "--disk", "a,,b.img,serial=S1", "-d",
 		"path=c.img,readonly=on", "--net", "user,hostfwd=tcp::2222-:22,hostfwd=::80-:8080",
-		"--net", "user,restrict=on,mac=52:54:00:aa:bb:cc", "-n", "tap=tap7",
-		"--console", "virtio", NULL);
+		"--net", "user,restrict=on,mac=52:54:00:aa:bb:cc", "-n", "tap=tap7", "--console",
+		"virtio", NULL);
 	TEST_ASSERT_EQ(res->cmd, CLI_RUN);
 	TEST_ASSERT_EQ(res->cfg.ndisks, 2u);
-	TEST_ASSERT(!strcmp(res->cfg.disks[0].path, "a,b.img"), "path '%s'", res->cfg.disks[0].path);
+	TEST_ASSERT(!strcmp(res->cfg.disks[0].path, "a,b.img"), "path '%s'",
+		    res->cfg.disks[0].path);
 	TEST_ASSERT(!strcmp(res->cfg.disks[0].serial, "S1"), "serial");
 	TEST_ASSERT(!res->cfg.disks[0].readonly && res->cfg.disks[1].readonly, "readonly");
 	TEST_ASSERT(!strcmp(res->cfg.disks[1].path, "c.img"), "path 2");
@@ -550,6 +610,28 @@ static void test_ctl_bad(void **state)
 	TEST_ASSERT(strstr(res->err, "hutch ctl --help"), "stderr '%s'", res->err);
 }
 
+static void test_display(void **state)
+{
+	(void)state;
+	run_cli(res, "run", "--kernel", "k", NULL);
+	TEST_ASSERT(res->cfg.display == DISPLAY_AUTO && res->cfg.display_width == 1280 &&
+			    res->cfg.display_height == 800 && !strcmp(res->cfg.name, "hutch"),
+		    "defaults");
+	cli_result_free(res);
+	run_cli(res, "run", "--kernel", "k", "--display", "sdl,size=1024x768", "--name", "lab-1",
+		NULL);
+	TEST_ASSERT(res->cmd == CLI_RUN && res->cfg.display == DISPLAY_SDL &&
+			    res->cfg.display_width == 1024 && res->cfg.display_height == 768 &&
+			    !strcmp(res->cfg.name, "lab-1"),
+		    "sdl");
+	cli_result_free(res);
+	run_cli(res, "run", "--kernel", "k", "--display", "none", NULL);
+	TEST_ASSERT_EQ(res->cfg.display, DISPLAY_NONE);
+	cli_result_free(res);
+	run_cli(res, "run", "--kernel", "k", "--display", "off", NULL);
+	TEST_ASSERT_EQ(res->cfg.display, DISPLAY_OFF);
+}
+
 static void test_ctl_parse(void **state)
 {
 	const struct ctl_config *ctl = &res->cfg.ctl;
@@ -575,6 +657,21 @@ static void test_ctl_parse(void **state)
 	TEST_ASSERT_EQ(cli_ctl_key_len(ctl->args[0]), 4);
 	TEST_ASSERT_EQ(cli_ctl_key_len(ctl->args[1]), 1);
 	TEST_ASSERT_EQ(cli_ctl_key_len("nokey"), 0);
+	cli_result_free(res);
+
+	/* one bare argument names screendump's file and send-key's keys */
+	run_cli(res, "ctl", "s", "screendump", "shot.png", NULL);
+	TEST_ASSERT(res->cmd == CLI_CTL && ctl->nargs == 0 && !strcmp(ctl->pos_key, "file") &&
+			    !strcmp(ctl->pos_value, "shot.png"),
+		    "screendump FILE");
+	cli_result_free(res);
+	run_cli(res, "ctl", "s", "send-key", "ctrl-alt-f2", NULL);
+	TEST_ASSERT(res->cmd == CLI_CTL && !strcmp(ctl->pos_key, "keys") &&
+			    !strcmp(ctl->pos_value, "ctrl-alt-f2"),
+		    "send-key COMBO");
+	cli_result_free(res);
+	run_cli(res, "ctl", "s", "status", "word", NULL);
+	ASSERT_USAGE_ERROR(res, "'word' is not KEY=VALUE");
 	cli_result_free(res);
 
 	run_cli(res, "ctl", "s", "status", "--json", NULL); /* --json after, too */
@@ -618,6 +715,7 @@ int main(void)
 		T(test_api_sock),
 		T(test_ctl_bad),
 		T(test_ctl_parse),
+		T(test_display),
 	};
 #undef T
 
