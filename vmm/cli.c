@@ -20,6 +20,8 @@ static const char main_help[] =
 	"  hutch run --kernel PATH [OPTIONS]   boot a Linux kernel in a new VM\n"
 	"  hutch ctl PATH COMMAND [ARGS]       control a running VM through its --api-sock\n"
 	"                                      (`hutch ctl --help` for its commands)\n"
+	"  hutch img COMMAND [ARGS]            create, inspect, convert disk images\n"
+	"                                      (`hutch img --help` for its commands)\n"
 	"  hutch --help | -h                   this help (`hutch run --help` for run's options)\n"
 	"  hutch --version | -V                print the version\n"
 	"\n"

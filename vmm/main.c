@@ -17,6 +17,7 @@
 #include "vmm/console.h"
 #include "vmm/ctl.h"
 #include "vmm/devices.h"
+#include "vmm/img.h"
 #include "vmm/stats.h"
 #include "vmm/x86/machine.h"
 
@@ -355,6 +356,8 @@ int main(int argc, char **argv)
 	struct vm_config cfg;
 	int exit_code;
 
+	if (argc >= 2 && !strcmp(argv[1], "img"))
+		return img_main(argc - 1, argv + 1);
 	switch (cli_parse(argc, argv, &cfg, &exit_code)) {
 	case CLI_EXIT: return exit_code;
 	case CLI_CTL: return ctl_main(&cfg.ctl);
