@@ -43,9 +43,13 @@ static const char run_help[] =
 	"  -c, --cmdline STR    kernel command line (default: \"" CONFIG_DEFAULT_CMDLINE "\")\n"
 	"  -m, --mem SIZE       guest RAM, e.g. 512M, 4G; a bare number is MiB (default: 512M)\n"
 	"  -p, --cpus N         number of vCPUs, 1-255 (default: 1)\n"
-	"  -d, --disk path=FILE[,readonly=on][,serial=STR]\n"
-	"                       a raw disk image as a virtio-blk disk (repeatable: vda,\n"
+	"  -d, --disk path=FILE[,format=raw|qcow2][,readonly=on][,serial=STR]\n"
+	"                       a disk image as a virtio-blk disk (repeatable: vda,\n"
 	"                       vdb, ...); locked so no other VM can write it meanwhile.\n"
+	"                       Without format=, a qcow2 header is detected; an image\n"
+	"                       taken for raw then may not get a qcow2 header from the\n"
+	"                       guest. A qcow2 overlay's backing file opens read-only\n"
+	"                       (hutch img create -b BASE OVERLAY makes one).\n"
 	"                       Write ',,' for a comma inside a value\n"
 	"  -n, --net "
 	"user[,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-[GUESTADDR]:PORT]...[,restrict=on][,mac=MAC]\n"
@@ -267,10 +271,19 @@ static enum cli_command cli_parse_disk(char *arg, struct vm_config *cfg, int *ex
 					exit_code, "--disk: serial '%s' is longer than 20 bytes",
 					eq + 1);
 			d->serial = eq + 1;
+		} else if (!strcmp(item, "format")) {
+			if (!strcmp(eq + 1, "raw"))
+				d->format = DISK_FORMAT_RAW;
+			else if (!strcmp(eq + 1, "qcow2"))
+				d->format = DISK_FORMAT_QCOW2;
+			else
+				return cli_usage_error(exit_code,
+						       "--disk: format='%s' is not raw or qcow2",
+						       eq + 1);
 		} else {
-			return cli_usage_error(exit_code,
-					       "--disk: unknown key '%s' (path, readonly, serial)",
-					       item);
+			return cli_usage_error(
+				exit_code,
+				"--disk: unknown key '%s' (path, format, readonly, serial)", item);
 		}
 	}
 	if (!d->path || !*d->path)

@@ -5,9 +5,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* --disk path=FILE[,readonly=on][,serial=STR] */
+enum disk_format {
+	DISK_FORMAT_AUTO, /* qcow2 when the header says so, else raw (guarded) */
+	DISK_FORMAT_RAW,
+	DISK_FORMAT_QCOW2,
+};
+
+/* --disk path=FILE[,format=raw|qcow2][,readonly=on][,serial=STR] */
 struct disk_config {
 	const char *path;
+	enum disk_format format;
 	bool readonly;
 	const char *serial; /* NULL: none */
 };

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/block/image.h"
 #include "devices/display/display.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/gpu.h"
@@ -18,6 +19,7 @@
 #include "vmm/console.h"
 
 static struct virtio_blk *disks[CONFIG_MAX_DISKS];
+static struct image *images[CONFIG_MAX_DISKS]; /* what disks[i] reads and writes */
 static unsigned ndisks;
 static struct virtio_net *nics[CONFIG_MAX_NICS];
 static unsigned nnics;
@@ -73,21 +75,41 @@ void devices_console_resized(void)
 
 static int devices_add_disk(struct machine *m, const struct disk_config *dc, unsigned index)
 {
+	static const enum image_format formats[] = {
+		[DISK_FORMAT_AUTO] = IMAGE_FORMAT_AUTO,
+		[DISK_FORMAT_RAW] = IMAGE_FORMAT_RAW,
+		[DISK_FORMAT_QCOW2] = IMAGE_FORMAT_QCOW2,
+	};
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
+	struct image *img = calloc(1, sizeof(*img));
 	/* one queue per vCPU: each submits without contending for a queue lock */
 	unsigned nq = m->vm.ncpus < VIRTIO_MAX_QUEUES ? m->vm.ncpus : VIRTIO_MAX_QUEUES;
 	struct disk disk;
-	char err[128], name[16];
+	char err[256], name[16];
 	int ret;
 
-	if (!blk)
+	if (!blk || !img) {
+		free(blk);
+		free(img);
 		return VM_EXIT_ERROR;
-	disks[ndisks++] = blk;
-	ret = disk_open(&disk, dc->path, dc->readonly, err, sizeof(err));
+	}
+	disks[ndisks] = blk;
+	images[ndisks++] = img;
+	ret = image_open(img, dc->path, formats[dc->format], dc->readonly, err, sizeof(err));
 	if (ret) {
+		img->raw.fd = -1;
 		fprintf(stderr, "hutch: %s: %s\n", dc->path, err);
 		return VM_EXIT_USAGE;
 	}
+	disk = img->raw;
+	disk.size = img->size;
+	disk.image = img->format == IMAGE_FORMAT_RAW ? NULL : img;
+	disk.probed_raw = img->format == IMAGE_FORMAT_RAW && img->probed;
+	if (disk.probed_raw && !dc->readonly)
+		fprintf(stderr,
+			"hutch: %s: no format= given, using it as raw; the guest may not write a "
+			"qcow2 header to its first sector (format=raw allows it)\n",
+			dc->path);
 	if (disk.size % 512)
 		fprintf(stderr, "hutch: %s: size is not a multiple of 512; the tail is not used\n",
 			dc->path);
@@ -245,7 +267,9 @@ void devices_destroy(void)
 		have_display = false;
 	}
 	for (unsigned i = 0; i < ndisks; i++) {
-		disk_close(&disks[i]->disk);
+		if (images[i]->raw.fd >= 0)
+			image_close(images[i]);
+		free(images[i]);
 		free(disks[i]);
 	}
 	ndisks = 0;

@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "devices/block/image.h"
+
 #define BLK_AIO_MAX_DEPTH    32768 /* IORING_MAX_ENTRIES, and virtio 1.2 §2.7's largest queue */
 #define BLK_POOL_MAX_THREADS 4
 #define BLK_ZERO_CHUNK	     (1u << 20) /* bytes per write when zeroes must be written out */
@@ -440,6 +442,19 @@ static int blk_pool_issue(struct blk_aio *aio, struct blk_io *io)
 	return n < 0 ? -errno : (int)n;
 }
 
+/* A request on an image format (qcow2): the format's own calls, whole requests at once. */
+static int blk_image_io(struct image *img, struct blk_io *io)
+{
+	switch (io->op) {
+	case BLK_IO_READ: return image_preadv(img, io->iov, io->iovcnt, io->offset);
+	case BLK_IO_WRITE: return image_pwritev(img, io->iov, io->iovcnt, io->offset);
+	case BLK_IO_FLUSH: return image_flush(img);
+	case BLK_IO_DISCARD: return image_discard(img, io->offset, io->len);
+	case BLK_IO_WRITE_ZEROES: return image_write_zeroes(img, io->offset, io->len);
+	}
+	return -EINVAL;
+}
+
 static void *blk_pool_worker(void *opaque)
 {
 	struct blk_aio *aio = opaque;
@@ -456,9 +471,12 @@ static void *blk_pool_worker(void *opaque)
 			return NULL; /* stopped, and nothing left */
 
 		st = blk_state(io);
-		do
-			st->result = blk_step(aio, io, blk_pool_issue(aio, io));
-		while (st->result == BLK_AGAIN);
+		if (aio->disk->image)
+			st->result = blk_image_io(aio->disk->image, io);
+		else
+			do
+				st->result = blk_step(aio, io, blk_pool_issue(aio, io));
+			while (st->result == BLK_AGAIN);
 		free(st->rest);
 		st->rest = NULL;
 
@@ -588,7 +606,12 @@ struct blk_aio *blk_aio_create(const struct disk *disk, unsigned depth, enum blk
 		r = -errno;
 		goto err_free;
 	}
-	if (engine != BLK_AIO_THREADS)
+	/* an image format's requests are the format's calls: the pool's job */
+	if (disk->image && engine == BLK_AIO_URING) {
+		r = -EINVAL;
+		goto err_free;
+	}
+	if (engine != BLK_AIO_THREADS && !disk->image)
 		r = blk_uring_start(aio);
 	if (r < 0 && engine != BLK_AIO_URING)
 		r = blk_pool_start(aio);

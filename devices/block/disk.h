@@ -6,11 +6,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct image;
+
 struct disk {
 	int fd;
 	uint64_t size; /* bytes */
 	bool readonly;
 	const char *path; /* as given; not owned */
+	/*
+	 * Set for a format other than raw (qcow2): I/O goes through image_*()
+	 * on the thread pool instead of straight to fd. Not owned.
+	 */
+	struct image *image;
+	/* raw only because nothing else was detected: refuse a guest write that
+	 * would make the first sector look like another format */
+	bool probed_raw;
 };
 
 /*

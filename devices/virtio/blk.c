@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/block/qcow2.h"
 #include "vmm/iov.h"
 #include "vmm/log.h"
 
@@ -60,6 +61,8 @@ static void blk_slot_release(struct blk_queue *queue, struct blk_slot *slot)
 	if (slot->iov != slot->inline_iov)
 		free(slot->iov);
 	slot->iov = NULL;
+	free(slot->bounce);
+	slot->bounce = NULL;
 	slot->next_free = queue->free;
 	queue->free = slot;
 }
@@ -99,6 +102,30 @@ static void blk_get_id(struct blk_queue *queue, const struct blk_request *req)
 		     (uint32_t)copied + 1);
 }
 
+/*
+ * A write to the first sector of an image taken for raw only because no
+ * format was given: the guest must not make it look like a qcow2 image
+ * (which would then be opened as one, its backing file a host file of the
+ * guest's choosing). The data is copied out of guest RAM first, so that the
+ * guest cannot change it between the check and the write. -EPERM refuses.
+ */
+static int blk_guard_first_sector(struct blk_slot *slot, const struct blk_request *req)
+{
+	slot->bounce = malloc(req->data_len);
+	if (!slot->bounce)
+		return -ENOMEM;
+	iov_to_buf(req->data, req->data_num, 0, slot->bounce, req->data_len);
+	if (qcow2_probe(slot->bounce, req->data_len)) {
+		LOG_RATELIMITED("%s: refused a guest write of a qcow2 header to this raw image "
+				"(format detected, not given: say format=raw to allow it)",
+				slot->queue->blk->disk.path);
+		return -EPERM;
+	}
+	slot->iov[0] = (struct iovec){ slot->bounce, req->data_len };
+	slot->io.iovcnt = 1;
+	return 0;
+}
+
 static int blk_fill_io(struct blk_slot *slot, const struct blk_request *req)
 {
 	struct blk_io *io = &slot->io;
@@ -121,6 +148,8 @@ static int blk_fill_io(struct blk_slot *slot, const struct blk_request *req)
 		io->offset = req->sector * VIRTIO_BLK_SECTOR_SIZE;
 		if (req->type == VIRTIO_BLK_T_IN)
 			slot->written += req->data_len;
+		else if (req->sector == 0 && slot->queue->blk->disk.probed_raw)
+			return blk_guard_first_sector(slot, req);
 		return 0;
 	case VIRTIO_BLK_T_FLUSH: io->op = BLK_IO_FLUSH; return 0;
 	case VIRTIO_BLK_T_DISCARD:

@@ -21,6 +21,7 @@ struct blk_slot {
 	uint32_t written;	    /* bytes for the used ring on success */
 	struct iovec inline_iov[8]; /* most requests; more are allocated */
 	struct iovec *iov;
+	void *bounce; /* a host copy of the data (a write to a probed raw image's first sector) */
 	struct blk_slot *next_free;
 };
 

@@ -487,7 +487,8 @@ static void test_bad_disk_net_console(void **state)
 		{ "--disk", "readonly=on", "path=FILE is required" },
 		{ "--disk", "path=", "path=FILE is required" },
 		{ "--disk", "a.img,readonly=maybe", "readonly='maybe'" },
-		{ "--disk", "a.img,bogus=1", "unknown key 'bogus'" },
+		{ "--disk", "a.img,bogus=1",
+		  "unknown key 'bogus' (path, format, readonly, serial)" },
 		{ "--disk", "a.img,noequals", "'noequals' is not key=value" },
 		{ "--disk", "a.img,serial=012345678901234567890", "longer than 20 bytes" },
 		{ "--net", "", "is not user or tap=IFNAME" },
@@ -500,6 +501,7 @@ static void test_bad_disk_net_console(void **state)
 		{ "--net", "tap=tap0,hostfwd=tcp::1-:1", "unknown key 'hostfwd'" },
 		{ "--net", "user,ifname=x", "unknown key 'ifname'" },
 		{ "--console", "hvc0", "'hvc0' is not serial or virtio" },
+		{ "--disk", "a.img,format=vmdk", "format='vmdk' is not raw or qcow2" },
 		{ "--display", "gtk", "'gtk' is not sdl, none or off" },
 		{ "--display", "", "'' is not sdl, none or off" },
 		{ "--display", "none,size=100x100", "'size=100x100' is not size=WxH" },
@@ -624,6 +626,13 @@ static void test_display(void **state)
 			    res->cfg.display_width == 1024 && res->cfg.display_height == 768 &&
 			    !strcmp(res->cfg.name, "lab-1"),
 		    "sdl");
+	cli_result_free(res);
+	run_cli(res, "run", "--kernel", "k", "--disk", "a.qcow2,format=qcow2", "--disk",
+		"path=b.img,format=raw", "--disk", "c.img", NULL);
+	TEST_ASSERT(res->cfg.disks[0].format == DISK_FORMAT_QCOW2 &&
+			    res->cfg.disks[1].format == DISK_FORMAT_RAW &&
+			    res->cfg.disks[2].format == DISK_FORMAT_AUTO,
+		    "formats");
 	cli_result_free(res);
 	run_cli(res, "run", "--kernel", "k", "--display", "none", NULL);
 	TEST_ASSERT_EQ(res->cfg.display, DISPLAY_NONE);
