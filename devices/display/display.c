@@ -1,4 +1,4 @@
-/* The guest's framebuffer and the path of host input to the guest's input devices. */
+/* The guest's surface (the GPU's pixels, shown without a copy) and host input to the guest. */
 #include "devices/display/display.h"
 
 #include <errno.h>
@@ -20,9 +20,7 @@ int display_init(struct display *d)
 
 void display_destroy(struct display *d)
 {
-	free(d->pixels);
-	d->pixels = NULL;
-	d->width = d->height = 0;
+	d->surface = (struct display_surface){ 0 }; /* the GPU's memory: not ours to free */
 	pthread_mutex_destroy(&d->lock);
 }
 
@@ -50,38 +48,6 @@ static void display_notify(struct display *d)
 {
 	if (d->listener.changed)
 		d->listener.changed(d->listener.opaque);
-}
-
-int display_resize(struct display *d, uint32_t width, uint32_t height)
-{
-	uint32_t *pixels = NULL, *old;
-
-	if (width > DISPLAY_MAX_WIDTH || height > DISPLAY_MAX_HEIGHT || (!width != !height))
-		return -EINVAL;
-	pthread_mutex_lock(&d->lock);
-	if (width == d->width && height == d->height) {
-		pthread_mutex_unlock(&d->lock);
-		return 0;
-	}
-	pthread_mutex_unlock(&d->lock);
-
-	/* allocated outside the lock: up to 64 MiB of zeroing (black) */
-	if (width) {
-		pixels = calloc((size_t)width * height, sizeof(*pixels));
-		if (!pixels)
-			return -ENOMEM;
-	}
-	pthread_mutex_lock(&d->lock);
-	old = d->pixels;
-	d->pixels = pixels;
-	d->width = width;
-	d->height = height;
-	d->dirty = (struct display_rect){ 0, 0, width, height };
-	d->resized = true;
-	pthread_mutex_unlock(&d->lock);
-	free(old);
-	display_notify(d);
-	return 0;
 }
 
 /*
@@ -184,25 +150,50 @@ static void display_add_dirty(struct display *d, uint32_t x, uint32_t y, uint32_
 	dirty->h = y1 - dirty->y;
 }
 
-void display_update(struct display *d, const struct display_rect *r, const uint8_t *src,
-		    size_t stride, enum display_format fmt)
+static bool display_surface_ok(const uint8_t *data, uint32_t width, uint32_t height, size_t stride,
+			       enum display_format fmt)
 {
+	return data && width && height && width <= DISPLAY_MAX_WIDTH &&
+	       height <= DISPLAY_MAX_HEIGHT && stride >= (size_t)width * 4 &&
+	       (unsigned)fmt < sizeof(display_converts) / sizeof(display_converts[0]);
+}
+
+void display_set_surface(struct display *d, const uint8_t *data, uint32_t width, uint32_t height,
+			 size_t stride, enum display_format fmt)
+{
+	struct display_surface s = { 0 }, *old = &d->surface;
+	bool changed;
+
+	if (display_surface_ok(data, width, height, stride, fmt))
+		s = (struct display_surface){ data, width, height, stride, fmt };
+	pthread_mutex_lock(&d->lock);
+	/* from here on no reader can reach old->data: the GPU may free it */
+	changed = s.data != old->data || s.width != old->width || s.height != old->height ||
+		  s.stride != old->stride || s.format != old->format;
+	if (s.width != old->width || s.height != old->height || s.format != old->format)
+		d->resized = true;
+	*old = s;
+	/* a new surface (or a re-set one: the guest says it is current) is all news */
+	d->dirty = (struct display_rect){ 0, 0, s.width, s.height };
+	pthread_mutex_unlock(&d->lock);
+	if (changed || s.data)
+		display_notify(d);
+}
+
+void display_update(struct display *d, const struct display_rect *r)
+{
+	const struct display_surface *s = &d->surface;
 	bool changed = false;
 	uint32_t w, h;
 
-	if ((unsigned)fmt >= sizeof(display_converts) / sizeof(display_converts[0]))
-		return;
 	pthread_mutex_lock(&d->lock);
 	d->frames++;
 	/* x and y are unsigned, so clipping only ever trims the right and the
-	 * bottom and src's (0,0) stays r's top-left corner; each subtraction
-	 * below follows a check that it cannot wrap */
-	if (d->pixels && r->x < d->width && r->y < d->height) {
-		w = r->w < d->width - r->x ? r->w : d->width - r->x;
-		h = r->h < d->height - r->y ? r->h : d->height - r->y;
+	 * bottom; each subtraction below follows a check that it cannot wrap */
+	if (s->data && r->x < s->width && r->y < s->height) {
+		w = r->w < s->width - r->x ? r->w : s->width - r->x;
+		h = r->h < s->height - r->y ? r->h : s->height - r->y;
 		if (w && h) {
-			display_copy_rows(d->pixels + (size_t)r->y * d->width + r->x, d->width, src,
-					  stride, w, h, fmt);
 			display_add_dirty(d, r->x, r->y, w, h);
 			changed = true;
 		}
@@ -210,6 +201,16 @@ void display_update(struct display *d, const struct display_rect *r, const uint8
 	pthread_mutex_unlock(&d->lock);
 	if (changed)
 		display_notify(d);
+}
+
+void display_lock(struct display *d)
+{
+	pthread_mutex_lock(&d->lock);
+}
+
+void display_unlock(struct display *d)
+{
+	pthread_mutex_unlock(&d->lock);
 }
 
 bool display_take_dirty(struct display *d, struct display_rect *out, bool *resized)
@@ -228,10 +229,10 @@ bool display_take_dirty(struct display *d, struct display_rect *out, bool *resiz
 	return any;
 }
 
-void display_with_pixels(struct display *d, display_pixels_fn *fn, void *opaque)
+void display_with_surface(struct display *d, display_surface_fn *fn, void *opaque)
 {
 	pthread_mutex_lock(&d->lock);
-	fn(opaque, d->pixels, d->width, d->height);
+	fn(opaque, &d->surface);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -241,30 +242,47 @@ void display_request_mode(struct display *d, uint32_t width, uint32_t height)
 		d->gpu.request_mode(d->gpu.opaque, width, height);
 }
 
+int display_snapshot(struct display *d, uint32_t **pixels, uint32_t *width, uint32_t *height)
+{
+	const struct display_surface *s = &d->surface;
+	uint32_t *copy;
+
+	/* converted under the lock, from memory the GPU may free once it is let go */
+	pthread_mutex_lock(&d->lock);
+	if (!s->data) {
+		pthread_mutex_unlock(&d->lock);
+		return -ENODATA;
+	}
+	copy = malloc((size_t)s->width * s->height * sizeof(*copy));
+	if (copy) {
+		display_copy_rows(copy, s->width, s->data, s->stride, s->width, s->height,
+				  s->format);
+		*width = s->width;
+		*height = s->height;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!copy)
+		return -ENOMEM;
+	*pixels = copy;
+	return 0;
+}
+
 int display_screendump(struct display *d, const char *path, char *err, size_t errlen)
 {
-	uint32_t *copy, width, height;
-	int ret;
+	uint32_t *pixels, width, height;
+	int ret = display_snapshot(d, &pixels, &width, &height);
 
-	/* copied under the lock so the GPU can go on while the PNG is deflated */
-	pthread_mutex_lock(&d->lock);
-	width = d->width;
-	height = d->height;
-	if (!d->pixels) {
-		pthread_mutex_unlock(&d->lock);
+	if (ret == -ENODATA) {
 		log_set_err(err, errlen, "the guest has not set a display mode");
 		return -1;
 	}
-	copy = malloc((size_t)width * height * sizeof(*copy));
-	if (copy)
-		memcpy(copy, d->pixels, (size_t)width * height * sizeof(*copy));
-	pthread_mutex_unlock(&d->lock);
-	if (!copy) {
-		log_set_err(err, errlen, "%s: %s", path, strerror(ENOMEM));
+	if (ret) {
+		log_set_err(err, errlen, "%s: %s", path, strerror(-ret));
 		return -1;
 	}
-	ret = png_write(path, copy, width, height, width, err, errlen);
-	free(copy);
+	/* deflated outside the lock: the GPU goes on meanwhile */
+	ret = png_write(path, pixels, width, height, width, err, errlen);
+	free(pixels);
 	return ret;
 }
 

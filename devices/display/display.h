@@ -1,12 +1,24 @@
 /*
  * The guest's screen and input as the host sees them, independent of
- * virtio: one framebuffer per VM that the GPU device fills, a front end (an
- * SDL window) and screendump read, and the way key and pointer input from a
- * front end or send-key reaches the guest's input devices.
+ * virtio: the surface the GPU device scans out (pixel memory the GPU owns;
+ * the display only points at it), which a front end (an SDL window) and
+ * screendump read, and the way key and pointer input from a front end or
+ * send-key reaches the guest's input devices.
  *
- * Threads: the GPU device calls display_resize()/display_update() on its
- * I/O thread; front ends and the control socket call the rest from their
- * own threads. Everything here takes d->lock itself unless noted.
+ * Threads: the GPU device calls display_set_surface(), display_update()
+ * and display_lock()/display_unlock() on its I/O thread; front ends and
+ * the control socket call the rest from their own threads. Everything
+ * here takes d->lock itself unless noted.
+ *
+ * Lifetime: the display never copies or frees the surface's pixels. The
+ * GPU must call display_set_surface() (to another surface, or NULL)
+ * before it frees or reallocates memory the current surface points into;
+ * once that call returns no reader holds the old pointer, since readers
+ * see the surface only under d->lock (display_with_surface()).
+ *
+ * Races: the GPU writes into the surface's memory (a transfer from guest
+ * RAM) only between display_lock() and display_unlock(), so readers never
+ * see a half-written word; it keeps those sections short (a band of rows).
  */
 #ifndef HUTCH_DEVICES_DISPLAY_DISPLAY_H
 #define HUTCH_DEVICES_DISPLAY_DISPLAY_H
@@ -28,7 +40,7 @@
 #define DISPLAY_ABS_MAX 32767
 
 /*
- * Pixel layouts of a source image, named by their bytes in memory, first
+ * Pixel layouts of a surface, named by their bytes in memory, first
  * byte first (virtio-gpu's names; X: ignored, A: alpha, ignored too).
  */
 enum display_format {
@@ -42,9 +54,18 @@ enum display_format {
 	DISPLAY_RGBX,
 };
 
-/* The display's pixels are always 32-bit words 0x00RRGGBB in host order (bytes B,G,R,0). */
+/*
+ * What the display shows: the scanout's pixels in the GPU's memory.
+ * data == NULL (and width x height 0 x 0): nothing, the scanout is off.
+ */
+struct display_surface {
+	const uint8_t *data;	    /* pixel (0,0); owned by the GPU, see "Lifetime" above */
+	uint32_t width, height;	    /* at most DISPLAY_MAX_* */
+	size_t stride;		    /* bytes from one row to the next, >= width * 4 */
+	enum display_format format; /* the bytes of each 32-bit pixel */
+};
 
-/* A rectangle in framebuffer pixels. */
+/* A rectangle in surface pixels. */
 struct display_rect {
 	uint32_t x, y, w, h;
 };
@@ -69,18 +90,17 @@ struct display_input_ops {
 
 /* What a front end learns; called with no lock held, on the thread that changed things. */
 struct display_listener {
-	/* the framebuffer changed (new pixels, or a new size); cheap: wake the front end */
+	/* the surface changed (new pixels, or a new surface); cheap: wake the front end */
 	void (*changed)(void *opaque);
 	void *opaque;
 };
 
 struct display {
 	pthread_mutex_t lock;
-	uint32_t width, height;	   /* 0x0: the guest shows nothing (no scanout) */
-	uint32_t *pixels;	   /* width * height words, row after row */
+	struct display_surface surface; /* data NULL: the guest shows nothing (no scanout) */
 	struct display_rect dirty; /* changed since the front end last looked; w == 0: nothing */
 	uint64_t frames;	   /* display_update() calls, for statistics */
-	bool resized;		   /* the size changed since the front end last looked */
+	bool resized;		   /* size or format changed since the front end last looked */
 
 	struct display_gpu_ops gpu;
 	struct display_input_ops keyboard;
@@ -88,8 +108,9 @@ struct display {
 	struct display_listener listener;
 };
 
-/* 0 or -errno. The display starts with no scanout (0x0). */
+/* 0 or -errno. The display starts with no surface (nothing shown). */
 int display_init(struct display *d) __attribute__((warn_unused_result));
+/* After the GPU let go of its surface (virtio_gpu_destroy()) and the front end stopped. */
 void display_destroy(struct display *d);
 
 /* Wiring, before any other thread uses d. */
@@ -101,49 +122,69 @@ void display_set_listener(struct display *d, const struct display_listener *l);
 /* ---- the GPU side ---- */
 
 /*
- * The scanout now shows a width x height image (0 x 0: disabled); the
- * pixels are black until updated. 0, -EINVAL past DISPLAY_MAX_*, -ENOMEM.
- * The size it already has changes nothing (a page flip re-sets the
- * scanout); one side 0 and the other not is -EINVAL; on -ENOMEM the old
- * image stays.
+ * The display now shows the width x height pixels at data, rows stride
+ * bytes apart, in format fmt; data NULL (with 0 x 0) shows nothing. The
+ * display keeps the pointer and reads through it until the next call, so
+ * the memory must stay valid (and hold height rows of width pixels) until
+ * then. Anything impossible (a side 0 or past DISPLAY_MAX_*, stride below
+ * width * 4, no such format, data NULL with a size) shows nothing too, so
+ * the old surface is always let go. Takes d->lock: never call it between
+ * display_lock() and display_unlock().
+ *
+ * The whole surface becomes dirty; a new size or format is also "resized".
+ * Re-setting the same size and format (a page flip) is not a resize.
  */
-int display_resize(struct display *d, uint32_t width, uint32_t height)
-	__attribute__((warn_unused_result));
+void display_set_surface(struct display *d, const uint8_t *data, uint32_t width, uint32_t height,
+			 size_t stride, enum display_format fmt);
 
 /*
- * Copies rectangle r of the display from src, whose pixel (0,0) is r's
- * top-left corner, rows stride bytes apart, in format fmt. The caller has
- * checked that src holds r->h rows of r->w pixels; r is clipped to the
- * display here.
+ * The guest drew rectangle r of the surface (a flush): r, clipped to the
+ * surface, joins the dirty rectangle and the front end is told. Copies
+ * nothing. Counts a frame even when r is empty or there is no surface.
  */
-void display_update(struct display *d, const struct display_rect *r, const uint8_t *src,
-		    size_t stride, enum display_format fmt);
+void display_update(struct display *d, const struct display_rect *r);
+
+/*
+ * Held around writes into the memory the surface points into, so that a
+ * reader sees each pixel whole. Nothing else of the display may be called
+ * in between.
+ */
+void display_lock(struct display *d);
+void display_unlock(struct display *d);
 
 /* ---- the front-end side ---- */
 
 /*
  * Returns and clears what changed since the last call: *out gets the dirty
- * rectangle (w == 0: no new pixels) and *resized whether the size changed
- * (then *out covers the whole new screen). True when either is set. One
- * front end calls this; a second one would steal the first one's updates.
+ * rectangle (w == 0: no new pixels) and *resized whether the size or the
+ * format changed (then *out covers the whole new surface). True when
+ * either is set. One front end calls this; a second one would steal the
+ * first one's updates.
  */
 bool display_take_dirty(struct display *d, struct display_rect *out, bool *resized);
 
 /*
- * Calls fn with d->lock held and the current framebuffer (pixels is NULL
- * and width x height 0 x 0 when there is no scanout), so that a front end
- * can copy out a consistent image. fn must be quick and must not call back
- * into the display.
+ * Calls fn with d->lock held and the current surface as it is, no copy
+ * (s->data NULL and 0 x 0 when nothing is shown), so that a front end can
+ * upload it. fn must be quick, must not call back into the display and
+ * must not keep s->data after it returns: the GPU may free it then.
  */
-typedef void display_pixels_fn(void *opaque, const uint32_t *pixels, uint32_t width,
-			       uint32_t height);
-void display_with_pixels(struct display *d, display_pixels_fn *fn, void *opaque);
+typedef void display_surface_fn(void *opaque, const struct display_surface *s);
+void display_with_surface(struct display *d, display_surface_fn *fn, void *opaque);
+
+/*
+ * A copy of the surface as 0x00RRGGBB words in host order, *width x
+ * *height of them, rows packed, in a buffer the caller frees. 0,
+ * -ENODATA when nothing is shown, -ENOMEM.
+ */
+int display_snapshot(struct display *d, uint32_t **pixels, uint32_t *width, uint32_t *height)
+	__attribute__((warn_unused_result));
 
 /* The front end would like a width x height mode; passed to the GPU if there is one. */
 void display_request_mode(struct display *d, uint32_t width, uint32_t height);
 
 /*
- * Writes the current framebuffer to path as a PNG (8-bit RGB). 0, or -1
+ * Writes the current surface to path as a PNG (8-bit RGB). 0, or -1
  * with one line in err ("the guest has not set a display mode",
  * "PATH: strerror").
  */

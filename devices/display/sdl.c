@@ -30,6 +30,7 @@ struct sdl_window {
 	SDL_Renderer *ren;
 	SDL_Texture *tex;
 	uint32_t tex_w, tex_h;	      /* the texture's size; 0x0: none (black window) */
+	Uint32 tex_format;	      /* the texture's SDL_PIXELFORMAT_* */
 	int asked_w, asked_h;	      /* the window size we set ourselves, not the user */
 	unsigned closes;	      /* how often the user closed the window */
 	bool grabbed;		      /* the keyboard is grabbed */
@@ -74,26 +75,62 @@ static void sdl_present(struct sdl_window *w)
 	SDL_RenderPresent(w->ren);
 }
 
-/* A new display size: a new texture, the window's logical size, the window to that size. */
-static void sdl_resize(struct sdl_window *w, uint32_t width, uint32_t height)
+/*
+ * The SDL texture format whose pixels are the surface's bytes as they are,
+ * so that SDL_UpdateTexture() reads the guest's pixels without a
+ * conversion of ours. SDL's packed formats name a 32-bit word in host
+ * order from its top byte down; the X formats make SDL ignore the A byte.
+ */
+static Uint32 sdl_texture_format(enum display_format fmt)
 {
+	switch (fmt) {
+#if SDL_BYTEORDER == SDL_LIL_ENDIAN
+	case DISPLAY_BGRX:
+	case DISPLAY_BGRA: return SDL_PIXELFORMAT_RGB888; /* = XRGB8888: bytes B, G, R, X */
+	case DISPLAY_XRGB:
+	case DISPLAY_ARGB: return SDL_PIXELFORMAT_BGRX8888; /* bytes X, R, G, B */
+	case DISPLAY_RGBX:
+	case DISPLAY_RGBA: return SDL_PIXELFORMAT_BGR888; /* = XBGR8888: bytes R, G, B, X */
+	case DISPLAY_XBGR:
+	case DISPLAY_ABGR: return SDL_PIXELFORMAT_RGBX8888; /* bytes X, B, G, R */
+#else
+	case DISPLAY_BGRX:
+	case DISPLAY_BGRA: return SDL_PIXELFORMAT_BGRX8888;
+	case DISPLAY_XRGB:
+	case DISPLAY_ARGB: return SDL_PIXELFORMAT_RGB888;
+	case DISPLAY_RGBX:
+	case DISPLAY_RGBA: return SDL_PIXELFORMAT_RGBX8888;
+	case DISPLAY_XBGR:
+	case DISPLAY_ABGR: return SDL_PIXELFORMAT_BGR888;
+#endif
+	}
+	return SDL_PIXELFORMAT_UNKNOWN;
+}
+
+/* A new surface size or format: a new texture, the window's logical size, the window to that size. */
+static void sdl_resize(struct sdl_window *w, uint32_t width, uint32_t height, Uint32 format)
+{
+	bool size_changed = width != w->tex_w || height != w->tex_h;
+
 	if (w->tex)
 		SDL_DestroyTexture(w->tex);
 	w->tex = NULL;
 	w->tex_w = w->tex_h = 0;
-	if (!width || !height)
+	w->tex_format = SDL_PIXELFORMAT_UNKNOWN;
+	if (!width || !height || format == SDL_PIXELFORMAT_UNKNOWN)
 		return;
-	w->tex = SDL_CreateTexture(w->ren, SDL_PIXELFORMAT_ARGB8888, SDL_TEXTUREACCESS_STREAMING,
-				   (int)width, (int)height);
+	w->tex = SDL_CreateTexture(w->ren, format, SDL_TEXTUREACCESS_STREAMING, (int)width,
+				   (int)height);
 	if (!w->tex) {
-		fprintf(stderr, "hutch: sdl: no %ux%u texture: %s\n", width, height,
-			SDL_GetError());
+		fprintf(stderr, "hutch: sdl: no %ux%u %s texture: %s\n", width, height,
+			SDL_GetPixelFormatName(format), SDL_GetError());
 		return;
 	}
 	w->tex_w = width;
 	w->tex_h = height;
+	w->tex_format = format;
 	SDL_RenderSetLogicalSize(w->ren, (int)width, (int)height);
-	if (!(SDL_GetWindowFlags(w->win) & SDL_WINDOW_MAXIMIZED)) {
+	if (size_changed && !(SDL_GetWindowFlags(w->win) & SDL_WINDOW_MAXIMIZED)) {
 		w->asked_w = (int)width;
 		w->asked_h = (int)height;
 		SDL_SetWindowSize(w->win, (int)width, (int)height);
@@ -106,27 +143,33 @@ struct sdl_upload {
 	bool resized;
 };
 
-/* Under the display's lock: a new texture when the size changed, then the dirty pixels into it. */
-static void sdl_upload(void *opaque, const uint32_t *pixels, uint32_t width, uint32_t height)
+/*
+ * Under the display's lock: a new texture when the surface's size or format
+ * changed, then the dirty rectangle straight from the guest's pixels.
+ */
+static void sdl_upload(void *opaque, const struct display_surface *s)
 {
 	struct sdl_upload *u = opaque;
 	struct sdl_window *w = u->w;
 	struct display_rect r = u->r;
+	Uint32 format = s->data ? sdl_texture_format(s->format) : SDL_PIXELFORMAT_UNKNOWN;
 
-	if (u->resized || width != w->tex_w || height != w->tex_h) {
-		sdl_resize(w, width, height);
-		r = (struct display_rect){ 0, 0, width, height };
+	if (u->resized || s->width != w->tex_w || s->height != w->tex_h ||
+	    format != w->tex_format) {
+		sdl_resize(w, s->width, s->height, format);
+		r = (struct display_rect){ 0, 0, s->width, s->height };
 	}
-	if (w->tex && pixels && r.w && r.h && r.x < width && r.y < height && r.w <= width - r.x &&
-	    r.h <= height - r.y) {
+	if (w->tex && s->data && r.w && r.h && r.x < s->width && r.y < s->height &&
+	    r.w <= s->width - r.x && r.h <= s->height - r.y) {
 		SDL_Rect rect = { (int)r.x, (int)r.y, (int)r.w, (int)r.h };
 
-		SDL_UpdateTexture(w->tex, &rect, pixels + (size_t)r.y * width + r.x,
-				  (int)(width * 4));
+		/* the stride is at most DISPLAY_MAX_WIDTH * 4 */
+		SDL_UpdateTexture(w->tex, &rect, s->data + r.y * s->stride + (size_t)r.x * 4,
+				  (int)s->stride);
 	}
 }
 
-/* The display changed: copy what is dirty into the texture and draw. */
+/* The display changed: upload what is dirty into the texture and draw. */
 static void sdl_update(struct sdl_window *w)
 {
 	struct sdl_upload u = { .w = w };
@@ -134,7 +177,7 @@ static void sdl_update(struct sdl_window *w)
 	atomic_store(&w->change_posted, false);
 	if (!display_take_dirty(w->d, &u.r, &u.resized) && w->tex)
 		return;
-	display_with_pixels(w->d, sdl_upload, &u);
+	display_with_surface(w->d, sdl_upload, &u);
 	sdl_present(w);
 }
 

@@ -23,6 +23,15 @@
 
 #define CURSORQ_SIZE 16 /* cursor updates are tiny and never pile up */
 
+/*
+ * Bytes written into the resource on screen per hold of the display's lock:
+ * a front end waits at most this long (tens of microseconds), and a whole
+ * frame takes the lock only a few dozen times.
+ */
+#define GPU_TRANSFER_BAND_BYTES (256u << 10)
+_Static_assert(GPU_TRANSFER_BAND_BYTES >= DISPLAY_MAX_WIDTH * GPU_BYTES_PER_PIXEL,
+	       "a band holds at least one row");
+
 static void put_le32(uint8_t *p, uint32_t v)
 {
 	v = htole32(v);
@@ -131,17 +140,44 @@ static void gpu_backing_free(struct gpu_resources *t, struct gpu_resource *res)
 	res->has_backing = false;
 }
 
+/*
+ * The display shows rectangle r of res from now on, straight from
+ * res->pixels; res NULL: nothing. Either way the display lets go of what
+ * it showed before, so that memory may be freed once this returns.
+ */
+static void gpu_scanout_set(struct virtio_gpu *gpu, const struct gpu_resource *res,
+			    const struct display_rect *r)
+{
+	const struct virtio_gpu_display_ops *ops = gpu->display_ops;
+	size_t stride;
+
+	if (!res) {
+		ops->set_surface(gpu->display, NULL, 0, 0, 0, DISPLAY_BGRX);
+		gpu->scanout.resource_id = 0;
+		gpu->scanout.rect = (struct display_rect){ 0, 0, 0, 0 };
+		return;
+	}
+	/* r lies inside res (the parser checked), itself at most DISPLAY_MAX_* */
+	stride = (size_t)res->width * GPU_BYTES_PER_PIXEL;
+	ops->set_surface(gpu->display,
+			 res->pixels + r->y * stride + (size_t)r->x * GPU_BYTES_PER_PIXEL, r->w,
+			 r->h, stride, res->display_format);
+	gpu->scanout.resource_id = res->id;
+	gpu->scanout.rect = *r;
+}
+
 static void gpu_resource_free(struct virtio_gpu *gpu, struct gpu_resource *res)
 {
 	struct gpu_resources *t = &gpu->resources;
 
+	/* the display points into res->pixels: it lets go first (the scanout goes
+	 * off, as in QEMU), then they can be freed */
+	if (gpu->scanout.resource_id == res->id)
+		gpu_scanout_set(gpu, NULL, NULL);
 	gpu_backing_free(t, res);
 	t->host_bytes -= (uint64_t)res->width * res->height * GPU_BYTES_PER_PIXEL;
 	t->count--;
 	free(res->pixels);
-	/* the display keeps its last picture; later flushes of this id are refused */
-	if (gpu->scanout.resource_id == res->id)
-		gpu->scanout.resource_id = 0;
 	if (gpu->cursor.resource_id == res->id)
 		gpu->cursor.resource_id = 0;
 	memset(res, 0, sizeof(*res));
@@ -180,96 +216,86 @@ static size_t gpu_attach_backing(struct virtio_gpu *gpu, struct gpu_resource *re
 	return gpu_resp_header(gpu, VIRTIO_GPU_RESP_OK_NODATA);
 }
 
+/* Where a walk over a resource's backing is: backing[idx] starts at offset base. */
+struct gpu_backing_cursor {
+	unsigned idx;
+	uint64_t base;
+};
+
+/* len bytes from backing offset off to dst; off never goes down between calls. */
+static void gpu_backing_read(const struct gpu_resource *res, struct gpu_backing_cursor *c,
+			     uint64_t off, uint8_t *dst, size_t len)
+{
+	/* offsets only grow: skip whole pieces once, not once per row */
+	while (c->idx < res->nr_backing && c->base + res->backing[c->idx].iov_len <= off)
+		c->base += res->backing[c->idx++].iov_len;
+	iov_to_buf(res->backing + c->idx, res->nr_backing - c->idx, off - c->base, dst, len);
+}
+
 /*
  * TRANSFER_TO_HOST_2D (virtio 1.2 §5.7.6.8): row i of the rectangle comes
  * from backing offset + i * stride, stride being the resource's row. The
- * parser checked that every byte is there.
+ * parser checked that every byte is there. Into the resource on screen it
+ * writes under the display's lock, in bands of rows, since a front end may
+ * be reading those pixels right now.
  */
-static void gpu_transfer(struct gpu_resource *res, const struct gpu_cmd *cmd)
+static void gpu_transfer(struct virtio_gpu *gpu, const struct gpu_resource *res)
 {
+	const struct gpu_cmd *cmd = &gpu->cmd;
 	const struct display_rect *r = &cmd->rect;
+	const struct virtio_gpu_display_ops *ops = gpu->display_ops;
+	bool on_screen = gpu->scanout.resource_id == res->id;
 	size_t stride = (size_t)res->width * GPU_BYTES_PER_PIXEL;
 	size_t row = (size_t)r->w * GPU_BYTES_PER_PIXEL;
 	uint8_t *dst = res->pixels + r->y * stride + (size_t)r->x * GPU_BYTES_PER_PIXEL;
-	unsigned idx = 0;
-	uint64_t base = 0; /* backing offset of backing[idx] */
+	/* rows per band; a stride is at most 16 KiB, so at least 16 rows */
+	uint32_t band = on_screen ? GPU_TRANSFER_BAND_BYTES / (uint32_t)stride : r->h, n;
+	struct gpu_backing_cursor c = { 0, 0 };
 
 	if (!r->w || !r->h)
 		return;
-	if (r->w == res->width) { /* whole rows: one run on both sides */
-		iov_to_buf(res->backing, res->nr_backing, cmd->offset, dst,
-			   (r->h - 1) * stride + row);
-		return;
-	}
-	for (uint32_t i = 0; i < r->h; i++, dst += stride) {
-		uint64_t off = cmd->offset + i * stride;
-
-		/* offsets only grow: skip whole pieces once, not once per row */
-		while (idx < res->nr_backing && base + res->backing[idx].iov_len <= off)
-			base += res->backing[idx++].iov_len;
-		iov_to_buf(res->backing + idx, res->nr_backing - idx, off - base, dst, row);
+	for (uint32_t y = 0; y < r->h; y += n) {
+		n = r->h - y < band ? r->h - y : band;
+		if (on_screen)
+			ops->lock(gpu->display);
+		if (r->w == res->width) /* whole rows: one run on both sides */
+			gpu_backing_read(res, &c, cmd->offset + y * stride, dst + y * stride,
+					 (n - 1) * stride + row);
+		else
+			for (uint32_t i = y; i < y + n; i++)
+				gpu_backing_read(res, &c, cmd->offset + i * stride,
+						 dst + i * stride, row);
+		if (on_screen)
+			ops->unlock(gpu->display);
 	}
 }
 
 /* --- scanout and cursor --- */
 
-/* The display shows width x height (0 x 0: nothing); false when it could not. */
-static bool gpu_display_resize(struct virtio_gpu *gpu, uint32_t width, uint32_t height)
-{
-	int ret;
-
-	if (gpu->scanout.width == width && gpu->scanout.height == height)
-		return true;
-	ret = gpu->display_ops->resize(gpu->display, width, height);
-	if (ret) {
-		LOG_RATELIMITED("virtio-gpu: display resize to %ux%u: %s", width, height,
-				strerror(-ret));
-		width = height = 0;
-	}
-	gpu->scanout.width = width;
-	gpu->scanout.height = height;
-	return !ret;
-}
-
-/* Copies the part of rect r (resource coordinates) that the scanout shows to the display. */
-static void gpu_show(struct virtio_gpu *gpu, const struct gpu_resource *res,
-		     const struct display_rect *r)
+/* RESOURCE_FLUSH of the resource on screen: the part of r (resource coordinates) shown. */
+static void gpu_flush(struct virtio_gpu *gpu, const struct display_rect *r)
 {
 	const struct display_rect *s = &gpu->scanout.rect;
 	/* all inside a resource of at most DISPLAY_MAX_*: no overflow */
 	uint32_t x0 = r->x > s->x ? r->x : s->x, y0 = r->y > s->y ? r->y : s->y;
 	uint32_t x1 = r->x + r->w < s->x + s->w ? r->x + r->w : s->x + s->w;
 	uint32_t y1 = r->y + r->h < s->y + s->h ? r->y + r->h : s->y + s->h;
-	size_t stride = (size_t)res->width * GPU_BYTES_PER_PIXEL;
-	struct display_rect d;
 
 	if (x0 >= x1 || y0 >= y1)
 		return;
-	d = (struct display_rect){ x0 - s->x, y0 - s->y, x1 - x0, y1 - y0 };
-	gpu->display_ops->update(gpu->display, &d,
-				 res->pixels + y0 * stride + (size_t)x0 * GPU_BYTES_PER_PIXEL,
-				 stride, res->display_format);
+	gpu->display_ops->update(gpu->display,
+				 &(struct display_rect){ x0 - s->x, y0 - s->y, x1 - x0, y1 - y0 });
 }
 
 static size_t gpu_set_scanout(struct virtio_gpu *gpu)
 {
 	const struct gpu_cmd *cmd = &gpu->cmd;
-	struct gpu_resource *res;
 
-	if (!cmd->resource_id) {
-		gpu->scanout.resource_id = 0;
-		gpu_display_resize(gpu, 0, 0);
-		return gpu_resp_header(gpu, VIRTIO_GPU_RESP_OK_NODATA);
-	}
-	res = gpu_resource(gpu, cmd->resource_id);
-	if (!gpu_display_resize(gpu, cmd->rect.w, cmd->rect.h)) {
-		gpu->scanout.resource_id = 0;
-		return gpu_resp_header(gpu, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
-	}
-	gpu->scanout.resource_id = res->id;
-	gpu->scanout.rect = cmd->rect;
-	/* the display is black, or shows another resource: show this one now */
-	gpu_show(gpu, res, &cmd->rect);
+	/* resource 0 disables the scanout; any other exists (the parser checked) */
+	if (!cmd->resource_id)
+		gpu_scanout_set(gpu, NULL, NULL);
+	else
+		gpu_scanout_set(gpu, gpu_resource(gpu, cmd->resource_id), &cmd->rect);
 	return gpu_resp_header(gpu, VIRTIO_GPU_RESP_OK_NODATA);
 }
 
@@ -302,9 +328,9 @@ static size_t gpu_execute(struct virtio_gpu *gpu)
 	case VIRTIO_GPU_CMD_SET_SCANOUT: return gpu_set_scanout(gpu);
 	case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
 		if (gpu->scanout.resource_id == res->id)
-			gpu_show(gpu, res, &cmd->rect);
+			gpu_flush(gpu, &cmd->rect);
 		break;
-	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D: gpu_transfer(res, cmd); break;
+	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D: gpu_transfer(gpu, res); break;
 	case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING: return gpu_attach_backing(gpu, res);
 	case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING: gpu_backing_free(&gpu->resources, res); break;
 	case VIRTIO_GPU_CMD_UPDATE_CURSOR:
@@ -387,13 +413,10 @@ static void gpu_reset(struct virtio_dev *vdev)
 	struct virtio_gpu *gpu = vdev->opaque;
 
 	atomic_store(&gpu->active, false);
+	/* the display shows nothing now, and lets go of the pixels freed next */
+	gpu_scanout_set(gpu, NULL, NULL);
 	gpu_resources_free_all(gpu);
 	memset(&gpu->cursor, 0, sizeof(gpu->cursor));
-	gpu->scanout.resource_id = 0;
-	gpu->scanout.width = gpu->scanout.height = 0;
-	/* whatever the display shows, it shows nothing now */
-	if (gpu->display_ops->resize(gpu->display, 0, 0))
-		LOG_RATELIMITED("%s", "virtio-gpu: could not disable the display");
 }
 
 static const struct virtio_dev_ops gpu_ops = {
@@ -474,6 +497,7 @@ void virtio_gpu_destroy(struct virtio_gpu *gpu)
 	if (!gpu->display_ops)
 		return; /* virtio_gpu_init_ops() failed, or never ran on this zeroed gpu */
 	gpu->display_ops->set_gpu(gpu->display, &(struct display_gpu_ops){ 0 });
+	gpu_scanout_set(gpu, NULL, NULL); /* before the pixels it shows are freed */
 	gpu_resources_free_all(gpu);
 	free(gpu->backing_scratch);
 	gpu->backing_scratch = NULL;

@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/display/display.h"
@@ -22,13 +23,28 @@
 /*
  * What the device needs of the display, so that gpu.c does not link to
  * display.c: virtio_gpu_init() passes display.h's own functions, tests pass
- * fakes. resize and update are called on the device's I/O thread, set_gpu
- * from virtio_gpu_init_ops() and virtio_gpu_destroy().
+ * fakes. set_surface, update, lock and unlock are called on the device's
+ * I/O thread (and from reset and virtio_gpu_destroy()), set_gpu from
+ * virtio_gpu_init_ops() and virtio_gpu_destroy().
+ *
+ * The display shows the scanout resource's own pixels (no copy). So the
+ * device calls set_surface (to another resource, or NULL) before it frees
+ * the pixels the display points into: on RESOURCE_UNREF of the resource
+ * on screen (the scanout goes off, as in QEMU), on reset and in
+ * virtio_gpu_destroy(). And it writes into the resource on screen
+ * (TRANSFER_TO_HOST_2D) only between lock and unlock, a band of rows at a
+ * time, so that a front end reading the surface never races it; transfers
+ * into other resources take no lock.
  */
 struct virtio_gpu_display_ops {
-	int (*resize)(struct display *d, uint32_t width, uint32_t height);
-	void (*update)(struct display *d, const struct display_rect *r, const uint8_t *src,
-		       size_t stride, enum display_format fmt);
+	/* SET_SCANOUT, and before the pixels shown are freed; see display_set_surface() */
+	void (*set_surface)(struct display *d, const uint8_t *data, uint32_t width, uint32_t height,
+			    size_t stride, enum display_format fmt);
+	/* RESOURCE_FLUSH of the resource on screen: r in surface coordinates */
+	void (*update)(struct display *d, const struct display_rect *r);
+	/* around writes into the pixels on screen; nothing else is called in between */
+	void (*lock)(struct display *d);
+	void (*unlock)(struct display *d);
 	void (*set_gpu)(struct display *d, const struct display_gpu_ops *ops);
 };
 
@@ -44,9 +60,8 @@ struct virtio_gpu {
 	/* The rest belongs to the I/O thread. */
 	struct gpu_resources resources;
 	struct {
-		uint32_t resource_id;	  /* 0: disabled */
-		struct display_rect rect; /* the part of the resource shown */
-		uint32_t width, height;	  /* what the display was last resized to */
+		uint32_t resource_id;	  /* 0: disabled, and the display shows nothing */
+		struct display_rect rect; /* the part of the resource shown: the surface */
 	} scanout;
 	struct {
 		uint32_t resource_id; /* 0: hidden */
@@ -76,8 +91,10 @@ static inline int virtio_gpu_init(struct virtio_gpu *gpu, struct display *displa
 				  uint32_t height)
 {
 	static const struct virtio_gpu_display_ops ops = {
-		.resize = display_resize,
+		.set_surface = display_set_surface,
 		.update = display_update,
+		.lock = display_lock,
+		.unlock = display_unlock,
 		.set_gpu = display_set_gpu,
 	};
 
@@ -86,7 +103,8 @@ static inline int virtio_gpu_init(struct virtio_gpu *gpu, struct display *displa
 
 /*
  * After the transport stopped the device, before the display goes:
- * unregisters from the display and frees all resources. Does nothing when
+ * unregisters from the display, takes the surface off it and frees all
+ * resources. Does nothing when
  * virtio_gpu_init_ops() failed (or never ran on a zeroed gpu).
  */
 void virtio_gpu_destroy(struct virtio_gpu *gpu);

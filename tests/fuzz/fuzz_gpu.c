@@ -36,8 +36,11 @@
  * and host buffers. After every request: the bytes written fit the response
  * buffer and are a valid response; the resource table's counters match its
  * slots and stay within the limits; every backing iovec lies in guest RAM;
- * the scanout shows an existing resource within its bounds; the fake
- * display was only updated inside its size, reading whole rows of source.
+ * the scanout shows an existing resource within its bounds and the display's
+ * surface is exactly that part of its pixels (or nothing); the fake display
+ * reads every surface when it is set and when it is replaced (so a surface
+ * freed under it is a use after free) and was only updated inside it; lock
+ * and unlock pair up, with no other call between.
  */
 #include <endian.h>
 #include <pthread.h>
@@ -149,35 +152,71 @@ static uint32_t pick_len(uint8_t b)
 
 /* --- the fake display --- */
 
+/*
+ * The surface is memory the device owns: the fake reads all of it whenever
+ * it is set or replaced and the rows of every update, so that a surface
+ * left pointing at freed pixels is a use after free the sanitizer sees.
+ */
 static struct {
-	uint32_t width, height;
+	struct display_surface surface;
 	struct display_gpu_ops gpu;
+	bool locked;
 	uint8_t sink;
 } fake;
 
 static struct display *fake_display = (struct display *)&fake;
 
-static int fake_resize(struct display *d, uint32_t width, uint32_t height)
+static void fake_read(uint32_t x, uint32_t y, uint32_t w, uint32_t h)
 {
-	CHECK(d == fake_display);
-	CHECK(width <= DISPLAY_MAX_WIDTH && height <= DISPLAY_MAX_HEIGHT);
-	CHECK(!width == !height);
-	fake.width = width;
-	fake.height = height;
-	return 0;
+	const struct display_surface *s = &fake.surface;
+
+	/* the first and last byte of every row: rows lie in one block, so this finds overruns */
+	for (uint32_t i = y; i < y + h; i++)
+		fake.sink ^= s->data[i * s->stride + (size_t)x * 4] ^
+			     s->data[i * s->stride + (size_t)(x + w) * 4 - 1];
 }
 
-static void fake_update(struct display *d, const struct display_rect *r, const uint8_t *src,
-			size_t stride, enum display_format fmt)
+static void fake_set_surface(struct display *d, const uint8_t *data, uint32_t width,
+			     uint32_t height, size_t stride, enum display_format fmt)
 {
 	CHECK(d == fake_display);
-	CHECK(r->w && r->h);
-	CHECK((uint64_t)r->x + r->w <= fake.width && (uint64_t)r->y + r->h <= fake.height);
-	CHECK(stride >= (size_t)r->w * 4);
+	CHECK(!fake.locked);
+	if (fake.surface.data)
+		fake_read(0, 0, fake.surface.width, fake.surface.height); /* not freed yet */
+	fake.surface = (struct display_surface){ data, width, height, stride, fmt };
+	if (!data) {
+		CHECK(!width && !height);
+		return;
+	}
+	CHECK(width && height && width <= DISPLAY_MAX_WIDTH && height <= DISPLAY_MAX_HEIGHT);
+	CHECK(stride >= (size_t)width * 4);
 	CHECK((unsigned)fmt <= DISPLAY_RGBX);
-	/* the first and last byte of every row: rows lie in one block, so this finds overruns */
-	for (uint32_t y = 0; y < r->h; y++)
-		fake.sink ^= src[y * stride] ^ src[y * stride + (size_t)r->w * 4 - 1];
+	fake_read(0, 0, width, height);
+}
+
+static void fake_update(struct display *d, const struct display_rect *r)
+{
+	CHECK(d == fake_display);
+	CHECK(!fake.locked);
+	CHECK(fake.surface.data);
+	CHECK(r->w && r->h);
+	CHECK((uint64_t)r->x + r->w <= fake.surface.width &&
+	      (uint64_t)r->y + r->h <= fake.surface.height);
+	fake_read(r->x, r->y, r->w, r->h);
+}
+
+static void fake_lock(struct display *d)
+{
+	CHECK(d == fake_display);
+	CHECK(!fake.locked && fake.surface.data);
+	fake.locked = true;
+}
+
+static void fake_unlock(struct display *d)
+{
+	CHECK(d == fake_display);
+	CHECK(fake.locked);
+	fake.locked = false;
 }
 
 static void fake_set_gpu(struct display *d, const struct display_gpu_ops *ops)
@@ -187,8 +226,10 @@ static void fake_set_gpu(struct display *d, const struct display_gpu_ops *ops)
 }
 
 static const struct virtio_gpu_display_ops fake_ops = {
-	.resize = fake_resize,
+	.set_surface = fake_set_surface,
 	.update = fake_update,
+	.lock = fake_lock,
+	.unlock = fake_unlock,
 	.set_gpu = fake_set_gpu,
 };
 
@@ -278,16 +319,24 @@ static void check_state(void)
 	}
 	CHECK(count == t->count && count <= GPU_MAX_RESOURCES);
 	CHECK(bytes == t->host_bytes && bytes <= GPU_MAX_HOST_BYTES);
+	CHECK(!fake.locked);
 	if (gpu->scanout.resource_id) {
 		int i = gpu_resource_index(t, gpu->scanout.resource_id);
 		const struct display_rect *s = &gpu->scanout.rect;
+		const struct gpu_resource *res;
 
 		CHECK(i >= 0);
-		CHECK((uint64_t)s->x + s->w <= t->slots[i].width &&
-		      (uint64_t)s->y + s->h <= t->slots[i].height);
-		CHECK(s->w == fake.width && s->h == fake.height);
+		res = &t->slots[i];
+		CHECK((uint64_t)s->x + s->w <= res->width && (uint64_t)s->y + s->h <= res->height);
+		/* the display shows exactly that rectangle of the resource's own pixels */
+		CHECK(fake.surface.data ==
+		      res->pixels + ((size_t)s->y * res->width + s->x) * GPU_BYTES_PER_PIXEL);
+		CHECK(s->w == fake.surface.width && s->h == fake.surface.height);
+		CHECK(fake.surface.stride == (size_t)res->width * GPU_BYTES_PER_PIXEL);
+		CHECK(fake.surface.format == res->display_format);
+	} else {
+		CHECK(!fake.surface.data);
 	}
-	CHECK(gpu->scanout.width == fake.width && gpu->scanout.height == fake.height);
 }
 
 /* Sends st.req as a chain to queue q and checks the response. */
@@ -449,7 +498,7 @@ static void op_other(struct input *in, uint8_t op)
 	case OP_RESET:
 		vdev->ops->reset(vdev);
 		CHECK(st.gpu.resources.count == 0 && st.gpu.resources.host_bytes == 0);
-		CHECK(fake.width == 0 && fake.height == 0);
+		CHECK(!fake.surface.data);
 		CHECK(vdev->ops->activate(vdev) == 0);
 		break;
 	case OP_POKE: {
@@ -492,7 +541,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	st.gpu.vdev.ops->reset(&st.gpu.vdev);
 	virtio_gpu_destroy(&st.gpu);
-	CHECK(!fake.gpu.request_mode);
+	CHECK(!fake.gpu.request_mode && !fake.surface.data);
 	pthread_mutex_destroy(&st.gpu.vdev.lock);
 	free(st.r0);
 	free(st.r1);

@@ -1,13 +1,17 @@
 /*
  * Unit tests for virtio-gpu: the command parser with hostile requests first,
  * then the device (resources, transfers, scanout, flushes, responses, mode
- * changes) over simulated guest RAM and a fake display, then the EDID block.
+ * changes) over simulated guest RAM and a fake display that checks the
+ * surface's lifetime and locking, then the device under display.c's display
+ * with a reading thread, then the EDID block.
  */
 #include "test_util.h"
 
 #include <endian.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "devices/display/edid.h"
@@ -21,18 +25,23 @@
 #define B_GPA  0x300000ULL
 #define B_SIZE 0x10000ULL
 
-#define FB_MAX (256 * 256) /* the fake display's pixels */
-
 /* --- the fake display --- */
 
+/*
+ * It checks the device's side of display.h's contract: every surface lies
+ * inside a live resource's pixels, and the old one still does when the
+ * device replaces it (so it was not freed first; the fake also reads all of
+ * it then, which ASan turns into a use-after-free report); flushes lie
+ * inside the surface; lock and unlock pair up, with nothing else between.
+ */
 struct fake_display {
-	unsigned resizes, updates;
-	uint32_t width, height;
+	const struct gpu_resources *resources; /* the device's, to check pointers against */
+	unsigned sets, updates, locks;
+	bool locked;
+	struct display_surface surface;
 	struct display_rect last;
-	enum display_format last_fmt;
-	uint32_t fb[FB_MAX]; /* the bytes of each pixel as the source had them */
 	struct display_gpu_ops gpu;
-	int resize_ret;
+	uint8_t sink;
 };
 
 static struct fake_display *fake_of(struct display *d)
@@ -40,34 +49,86 @@ static struct fake_display *fake_of(struct display *d)
 	return (struct fake_display *)(void *)d;
 }
 
-static int fake_resize(struct display *d, uint32_t width, uint32_t height)
+/* The surface s lies inside the pixels of a resource that exists. */
+static bool fake_in_resource(const struct fake_display *f, const struct display_surface *s)
 {
-	struct fake_display *f = fake_of(d);
+	const uint8_t *end = s->data + (size_t)(s->height - 1) * s->stride + (size_t)s->width * 4;
 
-	f->resizes++;
-	if (f->resize_ret)
-		return f->resize_ret;
-	TEST_ASSERT((uint64_t)width * height <= FB_MAX, "resize %ux%u too big for the fake", width,
-		    height);
-	f->width = width;
-	f->height = height;
-	memset(f->fb, 0, sizeof(f->fb));
-	return 0;
+	for (unsigned i = 0; i < GPU_MAX_RESOURCES; i++) {
+		const struct gpu_resource *res = &f->resources->slots[i];
+		size_t bytes = (size_t)res->width * res->height * GPU_BYTES_PER_PIXEL;
+
+		if (res->id && s->data >= res->pixels && end <= res->pixels + bytes)
+			return true;
+	}
+	return false;
 }
 
-static void fake_update(struct display *d, const struct display_rect *r, const uint8_t *src,
-			size_t stride, enum display_format fmt)
+/* Reads every pixel of rectangle r of s, as a front end would. */
+static void fake_read(struct fake_display *f, const struct display_surface *s,
+		      const struct display_rect *r)
+{
+	for (uint32_t y = r->y; y < r->y + r->h; y++)
+		for (size_t x = (size_t)r->x * 4; x < (size_t)(r->x + r->w) * 4; x++)
+			f->sink ^= s->data[y * s->stride + x];
+}
+
+static void fake_set_surface(struct display *d, const uint8_t *data, uint32_t width,
+			     uint32_t height, size_t stride, enum display_format fmt)
+{
+	struct fake_display *f = fake_of(d);
+	struct display_surface *s = &f->surface;
+
+	TEST_ASSERT(!f->locked, "set_surface between lock and unlock");
+	if (s->data) {
+		TEST_ASSERT(fake_in_resource(f, s), "the old surface was freed before set_surface");
+		fake_read(f, s, &(struct display_rect){ 0, 0, s->width, s->height });
+	}
+	f->sets++;
+	*s = (struct display_surface){ data, width, height, stride, fmt };
+	if (!data) {
+		TEST_ASSERT(!width && !height, "no pixels but %ux%u", width, height);
+		return;
+	}
+	TEST_ASSERT(width && height && width <= DISPLAY_MAX_WIDTH && height <= DISPLAY_MAX_HEIGHT &&
+			    stride >= (size_t)width * 4 && (unsigned)fmt <= DISPLAY_RGBX,
+		    "surface %ux%u stride %zu format %d", width, height, stride, fmt);
+	TEST_ASSERT(fake_in_resource(f, s), "surface outside any resource");
+	fake_read(f, s, &(struct display_rect){ 0, 0, width, height });
+}
+
+static void fake_update(struct display *d, const struct display_rect *r)
 {
 	struct fake_display *f = fake_of(d);
 
+	TEST_ASSERT(!f->locked, "update between lock and unlock");
 	f->updates++;
 	f->last = *r;
-	f->last_fmt = fmt;
-	TEST_ASSERT((uint64_t)r->x + r->w <= f->width && (uint64_t)r->y + r->h <= f->height,
-		    "update %u,%u %ux%u outside %ux%u", r->x, r->y, r->w, r->h, f->width,
-		    f->height);
-	for (uint32_t y = 0; y < r->h; y++)
-		memcpy(&f->fb[(r->y + y) * f->width + r->x], src + y * stride, (size_t)r->w * 4);
+	TEST_ASSERT(f->surface.data && r->w && r->h, "empty update, or no surface");
+	TEST_ASSERT((uint64_t)r->x + r->w <= f->surface.width &&
+			    (uint64_t)r->y + r->h <= f->surface.height,
+		    "update %u,%u %ux%u outside %ux%u", r->x, r->y, r->w, r->h, f->surface.width,
+		    f->surface.height);
+	TEST_ASSERT(fake_in_resource(f, &f->surface), "update of a freed surface");
+	fake_read(f, &f->surface, r);
+}
+
+static void fake_lock(struct display *d)
+{
+	struct fake_display *f = fake_of(d);
+
+	TEST_ASSERT(!f->locked, "locked twice");
+	TEST_ASSERT(f->surface.data, "locked without a surface");
+	f->locked = true;
+	f->locks++;
+}
+
+static void fake_unlock(struct display *d)
+{
+	struct fake_display *f = fake_of(d);
+
+	TEST_ASSERT(f->locked, "unlocked without lock");
+	f->locked = false;
 }
 
 static void fake_set_gpu(struct display *d, const struct display_gpu_ops *ops)
@@ -76,10 +137,23 @@ static void fake_set_gpu(struct display *d, const struct display_gpu_ops *ops)
 }
 
 static const struct virtio_gpu_display_ops fake_ops = {
-	.resize = fake_resize,
+	.set_surface = fake_set_surface,
 	.update = fake_update,
+	.lock = fake_lock,
+	.unlock = fake_unlock,
 	.set_gpu = fake_set_gpu,
 };
+
+/* Pixel (x, y) of what the fake display shows, as a word of its bytes. */
+static uint32_t shown(const struct fake_display *d, uint32_t x, uint32_t y)
+{
+	uint32_t v;
+
+	TEST_ASSERT(d->surface.data && x < d->surface.width && y < d->surface.height,
+		    "(%u,%u) not shown", x, y);
+	memcpy(&v, d->surface.data + y * d->surface.stride + (size_t)x * 4, 4);
+	return v;
+}
 
 static unsigned config_notifies;
 
@@ -99,13 +173,14 @@ struct fixture {
 	uint8_t *a, *b;
 	struct virtio_gpu gpu;
 	struct fake_display display;
+	struct display real; /* setup_real()'s */
 	struct virtq_chain chain;
 	uint8_t resp[GPU_RESP_EDID + 64];
 	struct gpu_cmd cmd;
 	struct iovec scratch[GPU_MAX_BACKING_ENTRIES];
 };
 
-static int setup(void **state)
+static struct fixture *fixture_alloc(void)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -115,13 +190,37 @@ static int setup(void **state)
 	TEST_ASSERT(f->a && f->b, "out of memory");
 	TEST_ASSERT_EQ(gmem_add_region(&f->mem, A_GPA, A_SIZE, f->a), 0);
 	TEST_ASSERT_EQ(gmem_add_region(&f->mem, B_GPA, B_SIZE, f->b), 0);
-	TEST_ASSERT_EQ(virtio_gpu_init_ops(&f->gpu, &fake_ops,
-					   (struct display *)(void *)&f->display, 1280, 800),
-		       0);
+	config_notifies = 0;
+	return f;
+}
+
+/* After virtio_gpu_init_ops(): what the transport would have filled in. */
+static void fixture_wire(struct fixture *f)
+{
 	pthread_mutex_init(&f->gpu.vdev.lock, NULL);
 	f->gpu.vdev.mem = &f->mem;
 	f->gpu.vdev.transport = &fake_transport;
-	config_notifies = 0;
+}
+
+static void fixture_free(struct fixture *f)
+{
+	TEST_ASSERT_EQ(f->gpu.resources.count, 0);
+	TEST_ASSERT_EQ(f->gpu.resources.host_bytes, 0);
+	pthread_mutex_destroy(&f->gpu.vdev.lock);
+	free(f->a);
+	free(f->b);
+	free(f);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = fixture_alloc();
+
+	f->display.resources = &f->gpu.resources;
+	TEST_ASSERT_EQ(virtio_gpu_init_ops(&f->gpu, &fake_ops,
+					   (struct display *)(void *)&f->display, 1280, 800),
+		       0);
+	fixture_wire(f);
 	*state = f;
 	return 0;
 }
@@ -132,12 +231,32 @@ static int teardown(void **state)
 
 	virtio_gpu_destroy(&f->gpu);
 	TEST_ASSERT(f->display.gpu.request_mode == NULL, "still registered with the display");
-	TEST_ASSERT_EQ(f->gpu.resources.count, 0);
-	TEST_ASSERT_EQ(f->gpu.resources.host_bytes, 0);
-	pthread_mutex_destroy(&f->gpu.vdev.lock);
-	free(f->a);
-	free(f->b);
-	free(f);
+	TEST_ASSERT(!f->display.surface.data, "the display still shows freed pixels");
+	TEST_ASSERT(!f->display.locked, "left locked");
+	fixture_free(f);
+	return 0;
+}
+
+/* The same, with display.c's own display (virtio_gpu_init()). */
+static int setup_real(void **state)
+{
+	struct fixture *f = fixture_alloc();
+
+	TEST_ASSERT_EQ(display_init(&f->real), 0);
+	TEST_ASSERT_EQ(virtio_gpu_init(&f->gpu, &f->real, 1280, 800), 0);
+	fixture_wire(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown_real(void **state)
+{
+	struct fixture *f = *state;
+
+	virtio_gpu_destroy(&f->gpu);
+	TEST_ASSERT(!f->real.surface.data, "the display still shows freed pixels");
+	display_destroy(&f->real);
+	fixture_free(f);
 	return 0;
 }
 
@@ -747,6 +866,7 @@ static void test_flow(void **state)
 	struct req r = create_2d(id, VIRTIO_GPU_FORMAT_X8R8G8B8_UNORM, w, h);
 	/* the backing in two pieces, one in each region, split mid-row */
 	const uint32_t first = 1000 * 4 + 12;
+	unsigned locks, updates;
 
 	RUN_OK(f, &r);
 	r = attach(id, 2);
@@ -761,73 +881,92 @@ static void test_flow(void **state)
 		memcpy(f->b, guest + first, w * h * 4 - first);
 		free(guest);
 	}
+	/* not on screen yet: no lock */
 	r = transfer(id, 0, 0, w, h, 0);
 	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.locks, 0);
 	r = set_scanout(0, id, 0, 0, w, h);
 	RUN_OK(f, &r);
-	TEST_ASSERT_EQ(f->display.width, w);
-	TEST_ASSERT_EQ(f->display.height, h);
-	TEST_ASSERT_EQ(f->display.last_fmt, DISPLAY_XRGB);
+	TEST_ASSERT_EQ(f->display.sets, 1);
+	TEST_ASSERT_EQ(f->display.surface.width, w);
+	TEST_ASSERT_EQ(f->display.surface.height, h);
+	TEST_ASSERT_EQ(f->display.surface.stride, w * 4);
+	TEST_ASSERT_EQ(f->display.surface.format, DISPLAY_XRGB);
 	for (uint32_t y = 0; y < h; y++)
 		for (uint32_t x = 0; x < w; x++)
-			TEST_ASSERT(f->display.fb[y * w + x] == pattern(x, y, 7),
-				    "pixel %u,%u is %#x", x, y, f->display.fb[y * w + x]);
+			TEST_ASSERT(shown(&f->display, x, y) == pattern(x, y, 7),
+				    "pixel %u,%u is %#x", x, y, shown(&f->display, x, y));
 
 	/* the guest changes a rectangle: transfer it (offset has x and y in it), flush */
 	fill_pattern(f->a + 0x1000, 1000, 1, 99); /* scribbles over the first rows */
+	locks = f->display.locks;
+	updates = f->display.updates;
 	r = transfer(id, 3, 1, 5, 2, (1 * w + 3) * 4);
 	RUN_OK(f, &r);
-	TEST_ASSERT_EQ(f->display.fb[1 * w + 3], pattern(3, 1, 7)); /* not flushed yet */
+	TEST_ASSERT_EQ(f->display.locks, locks + 1); /* into the pixels on screen: locked */
+	TEST_ASSERT_EQ(f->display.updates, updates); /* no news before the flush */
 	r = flush(id, 3, 1, 5, 2);
 	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.updates, updates + 1);
 	TEST_ASSERT_EQ(f->display.last.x, 3);
 	TEST_ASSERT_EQ(f->display.last.y, 1);
 	TEST_ASSERT_EQ(f->display.last.w, 5);
 	TEST_ASSERT_EQ(f->display.last.h, 2);
 	/* guest row 0 of the scribble is 1000 pixels: its pixel 64 * y + x */
-	TEST_ASSERT_EQ(f->display.fb[1 * w + 3], htole32(99 + 1 * w + 3));
-	TEST_ASSERT_EQ(f->display.fb[2 * w + 7], htole32(99 + 2 * w + 7));
-	TEST_ASSERT_EQ(f->display.fb[1 * w + 8], pattern(8, 1, 7));
-	TEST_ASSERT_EQ(f->display.fb[0 * w + 3], pattern(3, 0, 7));
-	TEST_ASSERT_EQ(f->display.resizes, 1);
+	TEST_ASSERT_EQ(shown(&f->display, 3, 1), htole32(99 + 1 * w + 3));
+	TEST_ASSERT_EQ(shown(&f->display, 7, 2), htole32(99 + 2 * w + 7));
+	TEST_ASSERT_EQ(shown(&f->display, 8, 1), pattern(8, 1, 7));
+	TEST_ASSERT_EQ(shown(&f->display, 3, 0), pattern(3, 0, 7));
+	TEST_ASSERT_EQ(f->display.sets, 1);
 
 	/* a flush of another resource changes nothing on the display */
 	r = create_2d(43, VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM, w, h);
 	RUN_OK(f, &r);
-	{
-		unsigned updates = f->display.updates;
-
-		r = flush(43, 0, 0, w, h);
-		RUN_OK(f, &r);
-		TEST_ASSERT_EQ(f->display.updates, updates);
-	}
+	updates = f->display.updates;
+	r = flush(43, 0, 0, w, h);
+	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.updates, updates);
 	/* disabling the scanout */
 	r = set_scanout(0, 0, 0, 0, 0, 0);
 	RUN_OK(f, &r);
-	TEST_ASSERT_EQ(f->display.width, 0);
-	TEST_ASSERT_EQ(f->display.height, 0);
+	TEST_ASSERT(!f->display.surface.data && !f->display.surface.width, "still shown");
+	TEST_ASSERT_EQ(f->gpu.scanout.resource_id, 0);
+	/* off screen again: transfers take no lock, flushes tell nobody */
+	locks = f->display.locks;
+	r = transfer(id, 0, 0, w, h, 0);
+	RUN_OK(f, &r);
+	r = flush(id, 0, 0, w, h);
+	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.locks, locks);
+	TEST_ASSERT_EQ(f->display.updates, updates);
 	r = with_id(VIRTIO_GPU_CMD_RESOURCE_UNREF, id);
 	RUN_OK(f, &r);
 	r = with_id(VIRTIO_GPU_CMD_RESOURCE_UNREF, 43);
 	RUN_OK(f, &r);
 	TEST_ASSERT_EQ(f->gpu.resources.count, 0);
 	TEST_ASSERT_EQ(f->gpu.resources.host_bytes, 0);
+	TEST_ASSERT_EQ(f->display.sets, 2);
 }
 
-/* A scanout showing part of a resource: flushes are clipped and moved. */
+/* A scanout showing part of a resource: the surface points into it; flushes are clipped, moved. */
 static void test_scanout_offset(void **state)
 {
 	struct fixture *f = *state;
+	const uint8_t *pixels;
 
 	make_resource(f, 1, 100, 80, A_GPA);
+	pixels = f->gpu.resources.slots[gpu_resource_index(&f->gpu.resources, 1)].pixels;
 	fill_pattern(f->a, 100, 80, 5);
 	struct req r = transfer(1, 0, 0, 100, 80, 0);
 	RUN_OK(f, &r);
 	r = set_scanout(0, 1, 20, 10, 60, 50);
 	RUN_OK(f, &r);
-	TEST_ASSERT_EQ(f->display.width, 60);
-	TEST_ASSERT_EQ(f->display.fb[0], pattern(20, 10, 5));
-	TEST_ASSERT_EQ(f->display.fb[49 * 60 + 59], pattern(79, 59, 5));
+	TEST_ASSERT_PTR_EQ(f->display.surface.data, pixels + 10 * 400 + 20 * 4);
+	TEST_ASSERT_EQ(f->display.surface.width, 60);
+	TEST_ASSERT_EQ(f->display.surface.height, 50);
+	TEST_ASSERT_EQ(f->display.surface.stride, 400);
+	TEST_ASSERT_EQ(shown(&f->display, 0, 0), pattern(20, 10, 5));
+	TEST_ASSERT_EQ(shown(&f->display, 59, 49), pattern(79, 59, 5));
 	/* overlapping the scanout's top-left corner */
 	r = flush(1, 0, 0, 30, 15);
 	RUN_OK(f, &r);
@@ -843,6 +982,8 @@ static void test_scanout_offset(void **state)
 		RUN_OK(f, &r);
 		r = flush(1, 0, 60, 100, 20);
 		RUN_OK(f, &r);
+		r = flush(1, 10, 10, 0, 0);
+		RUN_OK(f, &r);
 		TEST_ASSERT_EQ(f->display.updates, updates);
 	}
 	/* bottom-right */
@@ -852,32 +993,104 @@ static void test_scanout_offset(void **state)
 	TEST_ASSERT_EQ(f->display.last.y, 40);
 	TEST_ASSERT_EQ(f->display.last.w, 10);
 	TEST_ASSERT_EQ(f->display.last.h, 10);
-	/* the same size again does not resize */
+	/* another part of the same resource: the surface moves */
 	r = set_scanout(0, 1, 0, 0, 60, 50);
 	RUN_OK(f, &r);
-	TEST_ASSERT_EQ(f->display.resizes, 1);
-	TEST_ASSERT_EQ(f->display.fb[0], pattern(0, 0, 5));
-	/* unref of the shown resource: later flushes are refused, the display stays */
+	TEST_ASSERT_EQ(f->display.sets, 2);
+	TEST_ASSERT_PTR_EQ(f->display.surface.data, pixels);
+	TEST_ASSERT_EQ(shown(&f->display, 0, 0), pattern(0, 0, 5));
+	/* unref of the shown resource: the display lets go first, later flushes are refused */
 	r = with_id(VIRTIO_GPU_CMD_RESOURCE_UNREF, 1);
 	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.sets, 3);
+	TEST_ASSERT(!f->display.surface.data, "the display shows a freed resource");
 	r = flush(1, 0, 0, 1, 1);
 	TEST_ASSERT_EQ(run(f, &r), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	TEST_ASSERT_EQ(f->gpu.scanout.resource_id, 0);
 }
 
-static void test_resize_failure(void **state)
+/*
+ * The display must let go of pixels before they are freed: the fake checks
+ * at every set_surface that the old surface still lies in a live resource
+ * and reads all of it (ASan reports a use after free otherwise).
+ */
+static void test_unref_on_screen(void **state)
 {
 	struct fixture *f = *state;
 	struct req r;
 
 	make_resource(f, 1, 16, 16, A_GPA);
-	f->display.resize_ret = -ENOMEM;
+	make_resource(f, 2, 16, 16, A_GPA + 0x1000);
+	make_resource(f, 3, 32, 8, B_GPA);
 	r = set_scanout(0, 1, 0, 0, 16, 16);
-	TEST_ASSERT_EQ(run(f, &r), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
-	TEST_ASSERT_EQ(f->gpu.scanout.resource_id, 0);
-	f->display.resize_ret = 0;
 	RUN_OK(f, &r);
-	TEST_ASSERT_EQ(f->display.width, 16);
+	/* a resource not on screen: the display is not bothered */
+	r = with_id(VIRTIO_GPU_CMD_RESOURCE_UNREF, 2);
+	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.sets, 1);
+	/* a flip to another resource, then the old one goes: nothing to tell */
+	r = set_scanout(0, 3, 0, 0, 32, 8);
+	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.sets, 2);
+	r = with_id(VIRTIO_GPU_CMD_RESOURCE_UNREF, 1);
+	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.sets, 2);
+	/* the one on screen: off first, then freed */
+	r = with_id(VIRTIO_GPU_CMD_RESOURCE_UNREF, 3);
+	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.sets, 3);
+	TEST_ASSERT(!f->display.surface.data, "still shown");
+	TEST_ASSERT_EQ(f->gpu.scanout.resource_id, 0);
+	/* detaching the backing leaves the pixels, and the surface, alone */
+	make_resource(f, 4, 16, 16, A_GPA);
+	r = set_scanout(0, 4, 0, 0, 8, 8);
+	RUN_OK(f, &r);
+	r = with_id(VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING, 4);
+	RUN_OK(f, &r);
+	TEST_ASSERT(f->display.surface.data, "detach took the surface away");
+	/* left on screen: teardown's virtio_gpu_destroy() must let go before it frees */
+}
+
+/* Transfers into the resource on screen hold the display's lock, a band of rows at a time. */
+static void test_transfer_bands(void **state)
+{
+	struct fixture *f = *state;
+	/* 2 KiB rows: 128 rows per 256 KiB band, so 300 rows are 3 bands */
+	const uint32_t w = 512, h = 300;
+	struct req r;
+
+	make_resource(f, 1, w, h, A_GPA);
+	make_resource(f, 2, 16, 16, B_GPA);
+	fill_pattern(f->a, w, h, 3);
+	r = set_scanout(0, 1, 0, 0, w, h);
+	RUN_OK(f, &r);
+	r = transfer(1, 0, 0, w, h, 0);
+	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.locks, 3);
+	TEST_ASSERT(!f->display.locked, "left locked");
+	for (uint32_t y = 0; y < h; y += 7)
+		for (uint32_t x = 0; x < w; x += 5)
+			TEST_ASSERT(shown(&f->display, x, y) == pattern(x, y, 3), "(%u,%u) is %#x",
+				    x, y, shown(&f->display, x, y));
+	TEST_ASSERT_EQ(shown(&f->display, w - 1, h - 1), pattern(w - 1, h - 1, 3));
+	/* part of each row, the rows from 100 on: 200 rows, 2 bands */
+	fill_pattern(f->a, w, h, 11);
+	r = transfer(1, 5, 100, 10, 200, (100 * w + 5) * 4);
+	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.locks, 5);
+	TEST_ASSERT_EQ(shown(&f->display, 5, 100), pattern(5, 100, 11));
+	TEST_ASSERT_EQ(shown(&f->display, 14, 299), pattern(14, 299, 11));
+	TEST_ASSERT_EQ(shown(&f->display, 15, 299), pattern(15, 299, 3));
+	TEST_ASSERT_EQ(shown(&f->display, 5, 99), pattern(5, 99, 3));
+	/* empty: nothing to lock for */
+	r = transfer(1, 0, 0, 0, 0, 0);
+	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.locks, 5);
+	/* another resource: no lock */
+	r = transfer(2, 0, 0, 16, 16, 0);
+	RUN_OK(f, &r);
+	TEST_ASSERT_EQ(f->display.locks, 5);
+	TEST_ASSERT_EQ(f->display.updates, 0);
 }
 
 static void test_reset(void **state)
@@ -893,10 +1106,104 @@ static void test_reset(void **state)
 	f->gpu.vdev.ops->reset(&f->gpu.vdev);
 	TEST_ASSERT_EQ(f->gpu.resources.count, 0);
 	TEST_ASSERT_EQ(f->gpu.resources.host_bytes, 0);
-	TEST_ASSERT_EQ(f->display.width, 0);
+	TEST_ASSERT(!f->display.surface.data, "still shown after reset");
 	TEST_ASSERT_EQ(f->gpu.scanout.resource_id, 0);
 	/* ids are free again */
 	make_resource(f, 1, 16, 16, A_GPA);
+	/* a reset with nothing on screen is fine too */
+	f->gpu.vdev.ops->reset(&f->gpu.vdev);
+	TEST_ASSERT(!f->display.surface.data, "shown");
+}
+
+/* --- with display.c's display: a front end reading while the guest draws --- */
+
+struct reader {
+	struct display *d;
+	atomic_bool stop;
+	unsigned long reads, shown;
+	uint8_t sum;
+};
+
+/* What a front end's upload does: read every pixel shown, under the display's lock. */
+static void reader_upload(void *opaque, const struct display_surface *s)
+{
+	struct reader *rd = opaque;
+
+	if (!s->data)
+		return;
+	rd->shown++;
+	for (uint32_t y = 0; y < s->height; y++)
+		for (size_t x = 0; x < (size_t)s->width * 4; x++)
+			rd->sum ^= s->data[y * s->stride + x];
+}
+
+static void *reader_thread(void *opaque)
+{
+	struct reader *rd = opaque;
+	struct display_rect dirty;
+	bool resized;
+
+	while (!atomic_load(&rd->stop)) {
+		uint32_t *px, w, h;
+
+		display_take_dirty(rd->d, &dirty, &resized);
+		display_with_surface(rd->d, reader_upload, rd);
+		if (!display_snapshot(rd->d, &px, &w, &h))
+			free(px);
+		rd->reads++;
+	}
+	return NULL;
+}
+
+/*
+ * Flips between resources, transfers into the one on screen, and unrefs and
+ * recreates it, while another thread reads the surface: ASan finds a read
+ * of freed pixels, TSan (-Db_sanitize=thread) a transfer racing a read.
+ */
+static void test_real_display_reader(void **state)
+{
+	struct fixture *f = *state;
+	struct reader rd = { .d = &f->real };
+	pthread_t thread;
+	struct req r;
+
+	make_resource(f, 1, 64, 64, A_GPA);
+	make_resource(f, 2, 64, 64, A_GPA + 0x4000);
+	TEST_ASSERT_EQ(pthread_create(&thread, NULL, reader_thread, &rd), 0);
+	for (uint32_t i = 0; i < 400; i++) {
+		uint32_t id = 1 + i % 2;
+
+		fill_pattern(f->a + (id - 1) * 0x4000, 64, 64, i);
+		r = transfer(id, 0, 0, 64, 64, 0);
+		RUN_OK(f, &r);
+		r = set_scanout(0, id, i % 8, 0, 56, 64);
+		RUN_OK(f, &r);
+		r = transfer(id, 1, 2, 30, 40, (2 * 64 + 1) * 4);
+		RUN_OK(f, &r);
+		r = flush(id, 0, 0, 64, 64);
+		RUN_OK(f, &r);
+		if (i % 16 == 15) {
+			/* the one on screen goes, and comes back */
+			r = with_id(VIRTIO_GPU_CMD_RESOURCE_UNREF, id);
+			RUN_OK(f, &r);
+			make_resource(f, id, 64, 64, A_GPA + (id - 1) * 0x4000);
+		}
+		if (i % 100 == 99) {
+			f->gpu.vdev.ops->reset(&f->gpu.vdev);
+			make_resource(f, 1, 64, 64, A_GPA);
+			make_resource(f, 2, 64, 64, A_GPA + 0x4000);
+		}
+	}
+	/* a last frame the reader sees for sure */
+	r = set_scanout(0, 1, 0, 0, 64, 64);
+	RUN_OK(f, &r);
+	while (!rd.shown)
+		sched_yield();
+	atomic_store(&rd.stop, true);
+	pthread_join(thread, NULL);
+	TEST_ASSERT(rd.reads > 0 && f->real.frames > 0, "reads %lu, frames %llu", rd.reads,
+		    (unsigned long long)f->real.frames);
+	/* resources left on screen: teardown_real's destroy lets go before it frees */
 }
 
 static void test_resource_limits(void **state)
@@ -1084,8 +1391,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scanout_offset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resize_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unref_on_screen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transfer_bands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_display_reader, setup_real,
+						teardown_real),
 		cmocka_unit_test_setup_teardown(test_resource_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_and_mode, setup, teardown),
