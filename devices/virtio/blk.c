@@ -10,6 +10,7 @@
 #include "devices/block/qcow2.h"
 #include "vmm/iov.h"
 #include "vmm/log.h"
+#include "vmm/le.h"
 
 /* virtio 1.2 §5.2.3: feature bits. */
 #define VIRTIO_BLK_F_SEG_MAX	  2
@@ -35,24 +36,6 @@
 
 /* Per segment: 2 GiB, well inside what one fallocate() does quickly. */
 #define BLK_MAX_DISCARD_SECTORS (1u << 22)
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, 2);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
 
 /* --- completions --- */
 

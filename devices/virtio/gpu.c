@@ -10,6 +10,7 @@
 #include "devices/display/edid.h"
 #include "vmm/iov.h"
 #include "vmm/log.h"
+#include "vmm/le.h"
 
 /* virtio 1.2 §5.7.3: feature bits. */
 #define VIRTIO_GPU_F_EDID 1
@@ -31,26 +32,6 @@
 #define GPU_TRANSFER_BAND_BYTES (256u << 10)
 _Static_assert(GPU_TRANSFER_BAND_BYTES >= DISPLAY_MAX_WIDTH * GPU_BYTES_PER_PIXEL,
 	       "a band holds at least one row");
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
 
 /* --- responses --- */
 

@@ -5,25 +5,10 @@
 #include <string.h>
 
 #include "vmm/iov.h"
+#include "vmm/le.h"
 
 /* Entries copied out of guest memory at a time. */
 #define GPU_ENTRY_BATCH 256
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
 
 int gpu_resource_index(const struct gpu_resources *resources, uint32_t id)
 {

@@ -11,6 +11,7 @@
 
 #include "vmm/iov.h"
 #include "vmm/log.h"
+#include "vmm/le.h"
 
 #define INPUT_EVENTQ  0
 #define INPUT_STATUSQ 1
@@ -85,18 +86,6 @@ static unsigned input_ev_bits(enum virtio_input_kind kind, unsigned type, uint8_
 		break;
 	}
 	return size;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, 2);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
 }
 
 /* The answer to the driver's select/subsel: size and union, the rest zero. */
