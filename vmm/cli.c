@@ -161,11 +161,13 @@ static bool cli_socket_path_ok(const char *path)
 	return path[0] && strlen(path) < sizeof(((struct sockaddr_un *)0)->sun_path);
 }
 
-int cli_parse_size(const char *s, uint64_t *bytes)
+int cli_parse_size_in(const char *s, unsigned bare_shift, uint64_t *bytes)
 {
-	char *end;
+	static const char suffixes[] = "KMGTPE"; /* powers of 1024 */
 	unsigned long long v;
-	unsigned shift = 20; /* bare numbers are MiB, as in QEMU */
+	unsigned shift = bare_shift;
+	const char *p;
+	char *end;
 
 	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
@@ -173,36 +175,24 @@ int cli_parse_size(const char *s, uint64_t *bytes)
 	v = strtoull(s, &end, 10);
 	if (errno)
 		return -EINVAL;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		shift = 10;
+	/* upper case; a space would become NUL, which strchr() finds */
+	if ((*end & ~0x20) && (p = strchr(suffixes, *end & ~0x20))) {
+		shift = 10 * (unsigned)(p - suffixes + 1);
 		end++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		end++;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		end++;
-		break;
-	case '\0': break;
-	default: return -EINVAL;
+		if (end[0] == 'i' && end[1] == 'B')
+			end += 2;
+		else if (end[0] == 'B')
+			end++;
 	}
-	if (*end == 'i' || *end == 'B')
-		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
 	if (*end != '\0' || v > (UINT64_MAX >> shift))
 		return -EINVAL;
 	*bytes = (uint64_t)v << shift;
 	return 0;
+}
+
+int cli_parse_size(const char *s, uint64_t *bytes)
+{
+	return cli_parse_size_in(s, 20, bytes); /* bare numbers are MiB, as in QEMU */
 }
 
 /* Splits off the next key=value item of a comma list in place; ",," is a literal comma. */

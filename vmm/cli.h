@@ -19,7 +19,14 @@ enum cli_command {
  */
 enum cli_command cli_parse(int argc, char **argv, struct vm_config *cfg, int *exit_code);
 
-/* "512M", "4G", "1T", "2048K", bare numbers are MiB. 0 on success, -EINVAL otherwise. */
+/*
+ * A size: a decimal number, optionally followed by K, M, G, T, P or E
+ * (powers of 1024, either case, optionally with iB or B); a bare number is
+ * shifted left by bare_shift. 0, or -EINVAL (nothing written) for anything
+ * else or an overflow.
+ */
+int cli_parse_size_in(const char *s, unsigned bare_shift, uint64_t *bytes);
+/* --mem's sizes: "512M", "4G", "1T", "2048K"; bare numbers are MiB. */
 int cli_parse_size(const char *s, uint64_t *bytes);
 
 /* `hutch ctl` arguments: the length of KEY in KEY=VALUE or KEY:=JSON (':' follows), 0 for neither. */

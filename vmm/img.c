@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "devices/block/qcow2.h"
+#include "vmm/cli.h"
 #include "vmm/log.h"
 
 static const char img_help[] =
@@ -185,31 +186,7 @@ void img_error(const char *fmt, ...)
 
 int img_parse_size(const char *s, uint64_t *bytes)
 {
-	static const char suffixes[] = "KMGTPE";
-	unsigned long long v;
-	unsigned shift = 0;
-	const char *p;
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	/* upper case; a space would become NUL, which strchr() finds */
-	if ((*end & ~0x20) && (p = strchr(suffixes, *end & ~0x20))) {
-		shift = 10 * (unsigned)(p - suffixes + 1);
-		end++;
-		if (end[0] == 'i' && end[1] == 'B')
-			end += 2;
-		else if (end[0] == 'B')
-			end++;
-	}
-	if (*end != '\0' || v > (UINT64_MAX >> shift))
-		return -EINVAL;
-	*bytes = (uint64_t)v << shift;
-	return 0;
+	return cli_parse_size_in(s, 0, bytes); /* bare numbers are bytes, as in qemu-img */
 }
 
 int img_parse_cluster_size(const char *s, unsigned *bits)
