@@ -47,14 +47,6 @@ done"
 done
 
 qemu-img convert -O raw "$IMG" "$TEST_TMP/check.raw"
-rc=0
-e2fsck -fy "$TEST_TMP/check.raw" >"$TEST_TMP/fsck" 2>&1 || rc=$?
-((rc < 4)) || { cat "$TEST_TMP/fsck"; fail "e2fsck could not repair the file system (rc $rc)"; }
-n=0
-while read -r _ name sum _; do
-	got=$(debugfs -R "cat /$name" "$TEST_TMP/check.raw" 2>/dev/null | md5sum | awk '{print $1}')
-	[[ $got == "$sum" ]] || fail "$name was synced with md5 $sum but reads $got"
-	n=$((n + 1))
-done <"$TEST_TMP/synced"
-((n >= ROUNDS)) || fail "only $n synced files in $ROUNDS rounds"
-pass "$ROUNDS SIGKILLs: qemu-img check never found corruption; all $n synced files intact"
+check_synced "$TEST_TMP/check.raw" "$TEST_TMP/synced"
+((SYNCED >= ROUNDS)) || fail "only $SYNCED synced files in $ROUNDS rounds"
+pass "$ROUNDS SIGKILLs: qemu-img check never found corruption; all $SYNCED synced files intact"

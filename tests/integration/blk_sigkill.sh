@@ -30,14 +30,7 @@ kill -KILL "$PID"
 wait "$PID" || true
 
 cp "$IMG" "$TEST_TMP/check.img"
-rc=0
-e2fsck -fy "$TEST_TMP/check.img" >"$TEST_TMP/fsck" 2>&1 || rc=$?
-((rc < 4)) || { cat "$TEST_TMP/fsck"; fail "e2fsck could not repair the image (rc $rc)"; }
-n=0
-while read -r _ name sum _; do
-	got=$(debugfs -R "cat /$name" "$TEST_TMP/check.img" 2>/dev/null | md5sum | awk '{print $1}')
-	[[ $got == "$sum" ]] || fail "$name was synced with md5 $sum but reads $got"
-	n=$((n + 1))
-done < <(grep -a '^synced ' "$OUT")
-((n == 8)) || fail "expected 8 synced files, saw $n"
-pass "after SIGKILL, all $n synced files are intact (e2fsck rc $rc)"
+tr -d '\r' <"$OUT" | grep -a '^synced ' >"$TEST_TMP/synced"
+check_synced "$TEST_TMP/check.img" "$TEST_TMP/synced"
+((SYNCED == 8)) || fail "expected 8 synced files, saw $SYNCED"
+pass "after SIGKILL, all $SYNCED synced files are intact (e2fsck rc $FSCK_RC)"

@@ -89,3 +89,19 @@ initrd_with_tool() {
 	(cd "$root" && find bin | cpio -o -H newc --quiet | gzip -1) >>"$out"
 	echo "$out"
 }
+
+# check_synced IMG LIST: repairs the ext4 file system in the raw image IMG
+# (e2fsck -fy: journal replay) and checks every "synced NAME MD5" line of the
+# file LIST against the file NAME in it. Sets SYNCED (how many) and FSCK_RC.
+check_synced() {
+	local name sum got
+	FSCK_RC=0
+	e2fsck -fy "$1" >"$TEST_TMP/fsck" 2>&1 || FSCK_RC=$?
+	((FSCK_RC < 4)) || { cat "$TEST_TMP/fsck"; fail "e2fsck could not repair $1 (rc $FSCK_RC)"; }
+	SYNCED=0
+	while read -r _ name sum _; do
+		got=$(debugfs -R "cat /$name" "$1" 2>/dev/null | md5sum | awk '{print $1}')
+		[[ $got == "$sum" ]] || fail "$name was synced with md5 $sum but reads $got"
+		SYNCED=$((SYNCED + 1))
+	done <"$2"
+}
