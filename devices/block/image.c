@@ -177,6 +177,14 @@ static int raw_rw(struct image *img, const struct iovec *iov, unsigned iovcnt, u
 	return r;
 }
 
+/* What every write shares: the range inside the image (-EINVAL), the image writable (-EROFS). */
+static int check_write(const struct image *img, uint64_t offset, uint64_t len)
+{
+	if (check_range(img, offset, len) < 0)
+		return -EINVAL;
+	return img->readonly ? -EROFS : 0;
+}
+
 int image_preadv(struct image *img, const struct iovec *iov, unsigned iovcnt, uint64_t offset)
 {
 	uint64_t total;
@@ -191,11 +199,13 @@ int image_preadv(struct image *img, const struct iovec *iov, unsigned iovcnt, ui
 int image_pwritev(struct image *img, const struct iovec *iov, unsigned iovcnt, uint64_t offset)
 {
 	uint64_t total;
+	int r;
 
-	if (iov_total(iov, iovcnt, &total) < 0 || check_range(img, offset, total) < 0)
+	if (iov_total(iov, iovcnt, &total) < 0)
 		return -EINVAL;
-	if (img->readonly)
-		return -EROFS;
+	r = check_write(img, offset, total);
+	if (r < 0)
+		return r;
 	if (img->format == IMAGE_FORMAT_QCOW2)
 		return qcow2_pwritev(img->qcow2, iov, iovcnt, offset);
 	return raw_rw(img, iov, iovcnt, offset, true);
@@ -212,12 +222,10 @@ int image_flush(struct image *img)
 
 int image_discard(struct image *img, uint64_t offset, uint64_t len)
 {
-	if (check_range(img, offset, len) < 0)
-		return -EINVAL;
-	if (img->readonly)
-		return -EROFS;
-	if (len == 0)
-		return 0;
+	int r = check_write(img, offset, len);
+
+	if (r < 0 || len == 0)
+		return r;
 	if (img->format == IMAGE_FORMAT_QCOW2)
 		return qcow2_discard(img->qcow2, offset, len);
 	/* A hint: where holes cannot be punched, nothing happens. */
@@ -252,12 +260,10 @@ static int raw_write_zeroes(struct image *img, uint64_t offset, uint64_t len)
 
 int image_write_zeroes(struct image *img, uint64_t offset, uint64_t len)
 {
-	if (check_range(img, offset, len) < 0)
-		return -EINVAL;
-	if (img->readonly)
-		return -EROFS;
-	if (len == 0)
-		return 0;
+	int r = check_write(img, offset, len);
+
+	if (r < 0 || len == 0)
+		return r;
 	if (img->format == IMAGE_FORMAT_QCOW2)
 		return qcow2_write_zeroes(img->qcow2, offset, len);
 	return raw_write_zeroes(img, offset, len);
