@@ -15,6 +15,11 @@ for tool in Xvfb xdotool xwd; do
 	command -v $tool >/dev/null || fail "$tool is needed (apt-get install xvfb xdotool x11-apps)"
 done
 
+# Every X client runs under a timeout: none of them may hang the test.
+x() {
+	timeout -k 5 30 "$@"
+}
+
 XPID=
 stop_x() {
 	[[ -z $XPID ]] || kill "$XPID" 2>/dev/null || true
@@ -31,13 +36,13 @@ Xvfb ":$n" -screen 0 1400x900x24 -nolisten tcp >"$TEST_TMP/xvfb.log" 2>&1 &
 XPID=$!
 export DISPLAY=":$n"
 for ((i = 0; i < 100; i++)); do
-	xdotool getmouselocation >/dev/null 2>&1 && break
+	x xdotool getmouselocation >/dev/null 2>&1 && break
 	sleep 0.1
 done
-xdotool getmouselocation >/dev/null 2>&1 || fail "Xvfb did not start: $(cat "$TEST_TMP/xvfb.log")"
+x xdotool getmouselocation >/dev/null 2>&1 || fail "Xvfb did not start: $(cat "$TEST_TMP/xvfb.log")"
 
 window() {
-	xdotool search --name "^$1\$" 2>/dev/null | head -n1
+	x xdotool search --name "^$1\$" 2>/dev/null | head -n1
 }
 
 INITRD=$(initrd_with_tool "$HERE/display_guest.sh" hutch-display)
@@ -50,12 +55,19 @@ WID=$(window hutch-sdl-test)
 pass "a window titled with --name"
 
 sleep 2 # the guest's fbdev flush, then the window's redraw
-xwd -id "$WID" -silent >"$TEST_TMP/window.xwd" || fail "xwd failed"
+x xwd -id "$WID" -silent >"$TEST_TMP/window.xwd" || fail "xwd failed"
 $IMAGE xwd-pattern "$TEST_TMP/window.xwd" || fail "the window does not show the pattern"
 pass "the window shows the guest's framebuffer"
 
-xdotool windowfocus --sync "$WID" || fail "cannot focus the window"
-xdotool type --delay 50 sdl
+# (no window manager: xdotool sets the focus itself; not --sync, which
+# waits without a limit for a focus change that may already have happened)
+for ((i = 0; i < 50; i++)); do
+	x xdotool windowfocus "$WID" 2>/dev/null || true
+	[[ $(x xdotool getwindowfocus 2>/dev/null) == "$WID" ]] && break
+	sleep 0.2
+done
+[[ $(x xdotool getwindowfocus 2>/dev/null) == "$WID" ]] || fail "cannot focus the window"
+x xdotool type --delay 50 sdl || fail "xdotool type failed"
 wait_for_out '^KEYS-END' 120
 sed -n '/^KEYS-BEGIN/,/^KEYS-END/p' "$OUT" | tr -d '\r' | sed '1d;$d' >"$TEST_TMP/keys.b64"
 got=$($IMAGE keys "$TEST_TMP/keys.b64" | tr '\n' ' ')
@@ -84,7 +96,7 @@ ls -l /dev/fb0 /dev/dri/card0 /dev/input/event*
 cat /sys/class/graphics/fb0/virtual_size
 sleep 600' --name hutch
 	sleep 40 # init's output goes to tty1 now, so there is nothing to wait for on ttyS0
-	xwd -id "$(window hutch)" -silent >"$TEST_TMP/shot.xwd"
+	x xwd -id "$(window hutch)" -silent >"$TEST_TMP/shot.xwd"
 	$IMAGE xwd-to-png "$TEST_TMP/shot.xwd" "$HUTCH_SCREENSHOT"
 	ctl quit
 	wait_guest 60

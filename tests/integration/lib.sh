@@ -14,7 +14,7 @@ KERNEL=$GUEST_DIR/vmlinux           # PVH: no decompression, faster under emulat
 BZIMAGE=$GUEST_DIR/vmlinuz
 INITRD=$GUEST_DIR/initramfs.cpio.gz
 CMDLINE_BASE="console=ttyS0 quiet panic=-1"
-GUEST_TIMEOUT=${GUEST_TIMEOUT:-400}
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-240}
 
 fail() {
 	echo "FAIL: $*" >&2
