@@ -141,10 +141,25 @@ static int new_l2(struct qcow2 *q, uint64_t l1i, uint8_t **table)
 	return r;
 }
 
+/*
+ * A cluster whose entry lacks the COPIED flag may still be written in place
+ * when nothing else references it (refcount 1; the caller then sets the
+ * flag); shared, it is corruption: this image has no snapshots to write.
+ */
+static int sole_owner(struct qcow2 *q, uint64_t off, const char *what)
+{
+	uint64_t rc;
+	int r = qcow2_refcount_get(q, off >> q->cluster_bits, &rc);
+
+	if (r < 0)
+		return r;
+	return rc == 1 ? 0 : qcow2_corrupt(q, what, off);
+}
+
 /* The L2 table for guest offset goff (NULL when none and !alloc), and the entry's index. */
 static int get_l2(struct qcow2 *q, uint64_t goff, bool alloc, uint8_t **table, uint64_t *idx)
 {
-	uint64_t l1i = goff >> (q->cluster_bits + q->l2_bits), e, off, rc;
+	uint64_t l1i = goff >> (q->cluster_bits + q->l2_bits), e, off;
 	int r;
 
 	*table = NULL;
@@ -160,11 +175,9 @@ static int get_l2(struct qcow2 *q, uint64_t goff, bool alloc, uint8_t **table, u
 	    qcow2_overlaps_fixed(q, off, q->cluster_size))
 		return qcow2_corrupt(q, "L2 table offset invalid:", off);
 	if (alloc && !(e & QCOW2_OFLAG_COPIED)) {
-		r = qcow2_refcount_get(q, off >> q->cluster_bits, &rc);
+		r = sole_owner(q, off, "L2 table shared, cannot write:");
 		if (r < 0)
 			return r;
-		if (rc != 1)
-			return qcow2_corrupt(q, "L2 table shared, cannot write:", off);
 		r = write_l1_entry(q, l1i, e | QCOW2_OFLAG_COPIED);
 		if (r < 0)
 			return r;
@@ -509,21 +522,17 @@ static int write_new_clusters(struct qcow2 *q, struct iovec *v, unsigned n, uint
 static int write_in_place(struct qcow2 *q, struct qcow2_run *run, struct iovec *v, unsigned n,
 			  uint64_t goff)
 {
-	uint64_t rc;
 	int r;
 
 	if (!run->copied) {
-		/* No COPIED flag: fine when the refcount is 1 (then set it), corrupt otherwise. */
 		uint64_t host = run->host & ~(q->cluster_size - 1);
 
 		run->len = q->cluster_size - (goff & (q->cluster_size - 1)) < run->len
 				   ? q->cluster_size - (goff & (q->cluster_size - 1))
 				   : run->len;
-		r = qcow2_refcount_get(q, host >> q->cluster_bits, &rc);
+		r = sole_owner(q, host, "data cluster shared, cannot write:");
 		if (r < 0)
 			return r;
-		if (rc != 1)
-			return qcow2_corrupt(q, "data cluster shared, cannot write:", host);
 		r = set_l2_entry(q, goff, host | QCOW2_OFLAG_COPIED);
 		if (r < 0)
 			return r;

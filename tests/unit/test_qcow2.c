@@ -717,6 +717,68 @@ static void test_check_repair(void **state)
 	image_close(&img);
 }
 
+/*
+ * Entries without the COPIED flag (as other tools may leave them): a cluster
+ * with refcount 1 is written in place and gets the flag; a shared one is
+ * refused as corruption, for the data cluster and for an L2 table that
+ * would have to change.
+ */
+static void test_copied_flag(void **state)
+{
+	static const uint64_t copied = 1ull << 63;
+	uint8_t buf[512], back[512];
+	struct iovec v = { buf, sizeof(buf) };
+	struct image img;
+	struct stat st;
+	uint64_t l1;
+	off_t size;
+
+	(void)state;
+	create("cp", MIB, 16, NULL, NULL);
+	open_ok(&img, "cp", false);
+	fill(buf, sizeof(buf), 1);
+	wr(&img, 0, buf, sizeof(buf)); /* data at cluster 4, L2 at 5 */
+	image_close(&img);
+	l1 = peek64("cp", 40); /* l1_table_offset */
+	TEST_ASSERT_EQ(peek64("cp", l1), 5 * CS | copied);
+	TEST_ASSERT_EQ(peek64("cp", 5 * CS), 4 * CS | copied);
+
+	/* Refcount 1: written in place, the flags set again. */
+	patch64("cp", l1, 5 * CS);
+	patch64("cp", 5 * CS, 4 * CS);
+	TEST_ASSERT(stat(path_of("cp"), &st) == 0, "stat");
+	size = st.st_size;
+	open_ok(&img, "cp", false);
+	fill(buf, sizeof(buf), 2);
+	wr(&img, 0, buf, sizeof(buf));
+	rd(&img, 0, back, sizeof(back));
+	TEST_ASSERT(memcmp(buf, back, sizeof(buf)) == 0, "data written in place");
+	image_close(&img);
+	TEST_ASSERT_EQ(peek64("cp", l1), 5 * CS | copied);
+	TEST_ASSERT_EQ(peek64("cp", 5 * CS), 4 * CS | copied);
+	TEST_ASSERT(stat(path_of("cp"), &st) == 0 && st.st_size == size, "nothing allocated");
+
+	/* A shared data cluster (refcount 2, 16-bit entries in the block at cluster 2). */
+	patch64("cp", 5 * CS, 4 * CS);
+	patch("cp", 2 * CS + 4 * 2, "\0\2", 2);
+	open_ok(&img, "cp", false);
+	TEST_ASSERT_EQ(image_pwritev(&img, &v, 1, 0), -EIO);
+	image_close(&img);
+
+	TEST_ASSERT_EQ(peek64("cp", 72), 2); /* incompatible features: corrupt */
+
+	/* A shared L2 table. */
+	patch64("cp", 72, 0);
+	patch("cp", 2 * CS + 4 * 2, "\0\1", 2);
+	patch64("cp", 5 * CS, 4 * CS | copied);
+	patch64("cp", l1, 5 * CS);
+	patch("cp", 2 * CS + 5 * 2, "\0\2", 2);
+	open_ok(&img, "cp", false);
+	wr(&img, 0, buf, sizeof(buf)); /* its own data cluster: no L2 change, fine */
+	TEST_ASSERT_EQ(image_pwritev(&img, &v, 1, CS), -EIO); /* a new cluster in the L2 table */
+	image_close(&img);
+}
+
 /* Lazy refcounts: the dirty bit while writing, cleared on close; a dirty image is rebuilt. */
 static void test_lazy_refcounts(void **state)
 {
@@ -892,6 +954,7 @@ int main(void)
 		T(test_backing_chain),
 		T(test_compressed),
 		T(test_check_repair),
+		T(test_copied_flag),
 		T(test_lazy_refcounts),
 		T(test_version2),
 		T(test_resize),
