@@ -26,6 +26,19 @@ int img_open(struct image *img, const char *path, enum image_format fmt, bool re
 	return 0;
 }
 
+/* img_open() read-only, leaving the backing file closed (it need not exist). */
+static int img_open_alone(struct image *img, const char *path, enum image_format fmt)
+{
+	char err[512];
+	int r = image_open_alone(img, path, fmt, err, sizeof(err));
+
+	if (r) {
+		img_error("%s: %s", path, err);
+		return -1;
+	}
+	return 0;
+}
+
 bool img_all_zero(const uint8_t *buf, size_t len)
 {
 	return !len || (!buf[0] && !memcmp(buf, buf + 1, len - 1));
@@ -123,13 +136,14 @@ struct img_facts {
 	char backing_path[4096]; /* q.backing_file as opened: relative to path's directory */
 };
 
-static int img_gather(struct img_facts *f, const char *path, enum image_format fmt)
+/* alone: without opening the backing file (else the whole chain must open). */
+static int img_gather(struct img_facts *f, const char *path, enum image_format fmt, bool alone)
 {
 	struct image img;
 	struct stat st;
 
 	memset(f, 0, sizeof(*f));
-	if (img_open(&img, path, fmt, true))
+	if (alone ? img_open_alone(&img, path, fmt) : img_open(&img, path, fmt, true))
 		return -1;
 	f->path = path;
 	f->format = img.format;
@@ -250,7 +264,8 @@ int img_cmd_info(const struct img_args *a)
 				  QCOW2_MAX_BACKING_DEPTH);
 			goto out;
 		}
-		if (img_gather(f, path, fmt))
+		/* the chain checked as a whole first: missing files and loops */
+		if (img_gather(f, path, fmt, !a->backing_chain))
 			goto out;
 		if (a->json) {
 			if (depth)
@@ -314,7 +329,9 @@ int img_cmd_check(const struct img_args *a)
 	char err[512];
 	int r, ret;
 
-	if (img_open(&img, a->file, IMAGE_FORMAT_AUTO, !a->repair))
+	/* (repairs write: then the backing file is opened too, as for any writer) */
+	if (a->repair ? img_open(&img, a->file, IMAGE_FORMAT_AUTO, false)
+		      : img_open_alone(&img, a->file, IMAGE_FORMAT_AUTO))
 		return IMG_EXIT_USAGE;
 	if (img.format != IMAGE_FORMAT_QCOW2) {
 		img_error("%s: a raw image has no metadata to check", a->file);

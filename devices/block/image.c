@@ -48,10 +48,13 @@ static bool looks_like_qcow2(int fd)
 	return n == (ssize_t)sizeof(b) && qcow2_probe(b, sizeof(b));
 }
 
-int image_open_chain(struct image *img, const char *path, enum image_format fmt, bool readonly,
-		     const struct image_chain *above, char *err, size_t errlen)
+/* image_open_chain() with no_backing for the first image. */
+static int open_chain(struct image *img, const char *path, enum image_format fmt, bool readonly,
+		      const struct image_chain *above, bool no_backing, char *err, size_t errlen)
 {
-	struct image_chain self = { .above = above, .depth = above ? above->depth + 1 : 0 };
+	struct image_chain self = { .above = above,
+				    .depth = above ? above->depth + 1 : 0,
+				    .no_backing = no_backing };
 	struct stat st;
 	int r;
 
@@ -102,10 +105,22 @@ err:
 	return r;
 }
 
+int image_open_chain(struct image *img, const char *path, enum image_format fmt, bool readonly,
+		     const struct image_chain *above, char *err, size_t errlen)
+{
+	return open_chain(img, path, fmt, readonly, above, false, err, errlen);
+}
+
 int image_open(struct image *img, const char *path, enum image_format fmt, bool readonly, char *err,
 	       size_t errlen)
 {
-	return image_open_chain(img, path, fmt, readonly, NULL, err, errlen);
+	return open_chain(img, path, fmt, readonly, NULL, false, err, errlen);
+}
+
+int image_open_alone(struct image *img, const char *path, enum image_format fmt, char *err,
+		     size_t errlen)
+{
+	return open_chain(img, path, fmt, true, NULL, true, err, errlen);
 }
 
 void image_close(struct image *img)

@@ -30,7 +30,8 @@ struct image {
 struct image_chain {
 	const struct image_chain *above; /* NULL for the image opened first */
 	uint64_t dev, ino;
-	unsigned depth; /* 0 for the image opened first */
+	unsigned depth;	 /* 0 for the image opened first */
+	bool no_backing; /* image_open_alone(): the backing file stays closed */
 };
 
 /* "raw", "qcow2", "auto" ("?" for anything else). */
@@ -46,6 +47,13 @@ int image_format_parse(const char *name, enum image_format *out);
  */
 int image_open(struct image *img, const char *path, enum image_format fmt, bool readonly, char *err,
 	       size_t errlen) __attribute__((warn_unused_result));
+/*
+ * image_open() read-only without opening a backing file, which need not
+ * exist: what `img info` and `img check` show of the image itself. Reads of
+ * what the backing file would supply give zeroes.
+ */
+int image_open_alone(struct image *img, const char *path, enum image_format fmt, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
 /*
  * Writes back what qcow2 caches (best effort: image_flush() first reports
  * errors) and closes. Twice is harmless.

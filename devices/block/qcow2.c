@@ -320,7 +320,7 @@ int qcow2_open_chain(struct qcow2 **out, struct disk *disk, const struct image_c
 				     q->cluster_size, false);
 	if (r < 0)
 		goto err;
-	if (q->backing_file[0]) {
+	if (q->backing_file[0] && !chain->no_backing) {
 		r = open_backing(q, chain, err, errlen);
 		if (r < 0)
 			goto err;

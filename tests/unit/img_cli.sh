@@ -113,6 +113,15 @@ python3 -c 'import json,sys; c=json.load(open("out")); assert len(c) == 2 and c[
 run 0 "$HUTCH" img info over.qcow2
 grep -q '^virtual size: 8 MiB (8388608 bytes)$' out || fail "info text: $(cat out)"
 grep -q '^backing file: base.qcow2' out || fail "info text backing: $(cat out)"
+# info and check describe the overlay alone: its base may be elsewhere now
+mv base.qcow2 base.away
+run 0 "$HUTCH" img info over.qcow2
+grep -q '^backing file: base.qcow2' out || fail "info without the base: $(cat out)"
+run 0 "$HUTCH" img check over.qcow2
+run 2 "$HUTCH" img info --backing-chain over.qcow2
+one_error_line "info --backing-chain without the base"
+grep -q 'base.qcow2' err || fail "the missing base is not named: $(cat err)"
+mv base.away base.qcow2
 
 # --- convert: qemu's image in, hutch's out, both ways ---
 qemu-img convert -f raw -O qcow2 src.raw ref.qcow2
