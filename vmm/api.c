@@ -7,7 +7,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -134,11 +133,21 @@ static int api_cmd_screendump(struct api_server *srv, const struct json_value *a
 }
 
 /* Types text as a US keyboard would, one key (with shift if need be) at a time. */
+/* srv's send_key: the keys pressed in order, released in reverse. */
+static int api_press(struct api_server *srv, const uint16_t *codes, unsigned n, char *err,
+		     size_t errlen)
+{
+	int r = srv->ops.send_key(srv->ops.opaque, codes, n);
+
+	if (r == -EAGAIN) {
+		snprintf(err, errlen, "send-key: the guest is not reading its keyboard");
+		return -1;
+	}
+	return api_op_result("send-key", r, err, errlen);
+}
+
 static int api_type_text(struct api_server *srv, const char *text, char *err, size_t errlen)
 {
-	/* a pause per key, so that the guest drains its input queue as we go */
-	static const struct timespec pace = { .tv_nsec = 5 * 1000 * 1000 };
-
 	if (strlen(text) > API_MAX_TEXT) {
 		snprintf(err, errlen, "send-key: \"text\" is longer than %d characters",
 			 API_MAX_TEXT);
@@ -155,11 +164,8 @@ static int api_type_text(struct api_server *srv, const char *text, char *err, si
 			return -1;
 		}
 		codes[1] = (uint16_t)code;
-		if (api_op_result("send-key",
-				  srv->ops.send_key(srv->ops.opaque, codes + !shift, 1 + shift),
-				  err, errlen))
+		if (api_press(srv, codes + !shift, 1 + shift, err, errlen))
 			return -1;
-		nanosleep(&pace, NULL);
 	}
 	return 0;
 }
@@ -186,8 +192,7 @@ static int api_cmd_send_key(struct api_server *srv, const struct json_value *arg
 		snprintf(err, errlen, "send-key: %s", why);
 		return -1;
 	}
-	return api_op_result("send-key", srv->ops.send_key(srv->ops.opaque, codes, (unsigned)n),
-			     err, errlen);
+	return api_press(srv, codes, (unsigned)n, err, errlen);
 }
 
 static int api_cmd_help(struct api_server *srv, const struct json_value *args,

@@ -50,6 +50,7 @@ struct api_ops {
 	 */
 	int (*screendump)(void *opaque, const char *path, char *err, size_t errlen);
 	/* "send-key": presses Linux KEY_* codes[0..n) in order, then releases them in reverse */
+	/* -EAGAIN: the guest's input queue stayed full (it is not reading) */
 	int (*send_key)(void *opaque, const uint16_t *codes, unsigned n);
 	void *opaque;
 };

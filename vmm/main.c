@@ -180,13 +180,25 @@ static int api_screendump(void *opaque, const char *path, char *err, size_t errl
 	return display_screendump(d, path, err, errlen);
 }
 
+/*
+ * Presses the keys in order and releases them in reverse. Backpressure: it
+ * waits (1 s at most, then -EAGAIN) until the guest's input queue has room
+ * for all of it, so that typing faster than the guest reads loses nothing.
+ */
 static int api_send_key(void *opaque, const uint16_t *codes, unsigned n)
 {
+	static const struct timespec tick = { .tv_nsec = 1000 * 1000 };
 	struct display *d = devices_display();
+	unsigned need = 4 * n; /* a press and a release, each with its EV_SYN */
 
 	(void)opaque;
 	if (!d)
 		return -ENODEV;
+	for (unsigned waited = 0; display_key_room(d) < need; waited++) {
+		if (waited == 1000)
+			return -EAGAIN;
+		nanosleep(&tick, NULL);
+	}
 	for (unsigned i = 0; i < n; i++)
 		display_key(d, codes[i], true);
 	while (n--)

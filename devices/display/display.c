@@ -2,6 +2,7 @@
 #include "devices/display/display.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/input-event-codes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,13 @@ static void display_input(const struct display_input_ops *ops, uint16_t type, ui
 void display_key(struct display *d, uint16_t code, bool down)
 {
 	display_input(&d->keyboard, EV_KEY, code, down);
+}
+
+unsigned display_key_room(struct display *d)
+{
+	const struct display_input_ops *ops = &d->keyboard;
+
+	return ops->room ? ops->room(ops->opaque) : UINT_MAX;
 }
 
 void display_pointer_move(struct display *d, uint32_t x, uint32_t y)

@@ -85,6 +85,8 @@ struct display_gpu_ops {
 struct display_input_ops {
 	void (*event)(void *opaque, uint16_t type, uint16_t code, int32_t value);
 	void (*sync)(void *opaque); /* EV_SYN/SYN_REPORT: delivers what was queued */
+	/* events that fit in the queue now; UINT_MAX while the guest keeps none (optional) */
+	unsigned (*room)(void *opaque);
 	void *opaque;
 };
 
@@ -192,6 +194,8 @@ int display_screendump(struct display *d, const char *path, char *err, size_t er
 
 /* Keyboard input: a Linux KEY_* code pressed (down) or released; with a sync. */
 void display_key(struct display *d, uint16_t code, bool down);
+/* How many keyboard events the guest's queue takes now (UINT_MAX: no limit). */
+unsigned display_key_room(struct display *d);
 
 /* Pointer input: an absolute position, x and y in 0..DISPLAY_ABS_MAX; with a sync. */
 void display_pointer_move(struct display *d, uint32_t x, uint32_t y);

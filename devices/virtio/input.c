@@ -3,6 +3,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/input-event-codes.h>
 #include <stddef.h>
 #include <string.h>
@@ -226,10 +227,23 @@ static void input_event(void *opaque, uint16_t type, uint16_t code, int32_t valu
 	pthread_mutex_unlock(&in->events_lock);
 }
 
+static unsigned input_room(void *opaque)
+{
+	struct virtio_input *in = opaque;
+	unsigned room = UINT_MAX;
+
+	pthread_mutex_lock(&in->events_lock);
+	if (in->active)
+		room = VIRTIO_INPUT_PENDING_MAX - in->pending_ready - in->pending_open;
+	pthread_mutex_unlock(&in->events_lock);
+	return room;
+}
+
 void virtio_input_display_ops(struct virtio_input *in, struct display_input_ops *out)
 {
 	out->event = input_event;
 	out->sync = input_sync;
+	out->room = input_room;
 	out->opaque = in;
 }
 

@@ -592,8 +592,8 @@ static void test_input(void **state)
 {
 	struct display d;
 	struct recorder keys, ptr, rec;
-	struct display_input_ops kops = { rec_event, rec_sync, &keys };
-	struct display_input_ops pops = { rec_event, rec_sync, &ptr };
+	struct display_input_ops kops = { .event = rec_event, .sync = rec_sync, .opaque = &keys };
+	struct display_input_ops pops = { .event = rec_event, .sync = rec_sync, .opaque = &ptr };
 
 	(void)state;
 	setup_display(&d, &rec);

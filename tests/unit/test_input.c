@@ -6,6 +6,7 @@
 #include "virtio_driver.h"
 
 #include <linux/input-event-codes.h>
+#include <limits.h>
 #include <pthread.h>
 
 #include "devices/virtio/input.h"
@@ -461,15 +462,23 @@ static void test_tablet_events(void **state)
 	expect_used_end(t, EVENTQ);
 }
 
-/* With no buffers, the backlog stops at its bound: later groups are dropped whole. */
+/*
+ * With no buffers, the backlog stops at its bound: later groups are dropped
+ * whole. room() tells how much still fits (what send-key waits on).
+ */
 static void test_overflow_drops_whole_groups(void **state)
 {
 	struct it *t = *state;
 	const unsigned fit = VIRTIO_INPUT_PENDING_MAX / 2; /* groups of a key and a SYN */
 
+	TEST_ASSERT_EQ(t->ops.room(t->ops.opaque), UINT_MAX); /* not listening: no limit */
 	input_start(t);
-	for (unsigned g = 0; g < fit + 50; g++)
+	TEST_ASSERT_EQ(t->ops.room(t->ops.opaque), VIRTIO_INPUT_PENDING_MAX);
+	key(t, KEY_A, 1);
+	TEST_ASSERT_EQ(t->ops.room(t->ops.opaque), VIRTIO_INPUT_PENDING_MAX - 2);
+	for (unsigned g = 1; g < fit + 50; g++)
 		key(t, (uint16_t)(1 + g % 200), (int32_t)g);
+	TEST_ASSERT_EQ(t->ops.room(t->ops.opaque), 0);
 	/* a group larger than the whole backlog */
 	for (unsigned i = 0; i < VIRTIO_INPUT_PENDING_MAX + 10; i++)
 		t->ops.event(t->ops.opaque, EV_KEY, KEY_X, 1);
@@ -483,14 +492,17 @@ static void test_overflow_drops_whole_groups(void **state)
 
 	/* Drained a queue at a time: the first groups, whole and in order. */
 	for (unsigned g = 0; g < fit; g++) {
+		uint16_t code = g ? (uint16_t)(1 + g % 200) : KEY_A;
+
 		if (g % (QSIZE / 2) == 0) {
 			post_event_bufs(t, QSIZE);
 			kick(t, EVENTQ);
 		}
-		expect_event(t, EV_KEY, (uint16_t)(1 + g % 200), (int32_t)g);
+		expect_event(t, EV_KEY, code, (int32_t)(g ? g : 1));
 		expect_syn(t);
 	}
 	expect_used_end(t, EVENTQ);
+	TEST_ASSERT_EQ(t->ops.room(t->ops.opaque), VIRTIO_INPUT_PENDING_MAX);
 
 	/* Room again: new groups go through. */
 	post_event_bufs(t, 2);
