@@ -2,7 +2,8 @@
 # The SDL window, under Xvfb: with $DISPLAY set hutch opens a window titled
 # with --name by default; xdotool types into it and the guest's keyboard
 # sees the keys; an X screenshot (xwd) of the window shows the pattern the
-# guest drew on its framebuffer.
+# guest drew on its framebuffer. Closing the window presses the power button
+# (a clean shutdown); closing it again stops a guest that ignored it.
 #
 # HUTCH_SCREENSHOT=FILE.png also saves a screenshot of the window showing
 # the guest's text console (the README's picture).
@@ -74,9 +75,30 @@ got=$($IMAGE keys "$TEST_TMP/keys.b64" | tr '\n' ' ')
 want="31 1 31 0 32 1 32 0 38 1 38 0 " # KEY_S, KEY_D, KEY_L
 [[ $got == "$want" ]] || fail "key events: got '$got', expected '$want'"
 pass "keys typed into the window reach the guest"
-ctl quit
+
+# Closing the window (a window manager's close button: WM_DELETE_WINDOW)
+# presses the ACPI power button, which the guest's acpid turns into a clean
+# poweroff.
+x python3 "$HERE/xclose.py" "$WID" || fail "cannot close the window"
+wait_guest 120
+expect_rc 0
+expect_out '^hutch: window closed: asking the guest to shut down'
+expect_out '^HUTCH-POWER-BUTTON'
+pass "closing the window shuts the guest down (exit 0)"
+
+# A guest that ignores the power button: the second close stops the VM.
+start_guest 'killall acpid; echo ACPID-GONE; sleep 600' --name hutch-sdl-close
+wait_for_out '^ACPID-GONE' "$GUEST_TIMEOUT"
+WID=$(window hutch-sdl-close)
+[[ -n $WID ]] || fail "no window titled hutch-sdl-close"
+x python3 "$HERE/xclose.py" "$WID" || fail "cannot close the window"
+wait_for_out '^hutch: window closed: asking the guest to shut down' 30
+sleep 2
+kill -0 "$PID" 2>/dev/null || fail "hutch stopped at the first close of a guest that ignores the power button"
+x python3 "$HERE/xclose.py" "$WID" || fail "cannot close the window again"
 wait_guest 60
 expect_rc 0
+pass "a second close stops a guest that ignores the power button"
 
 # --display sdl without an X server: one line, exit 2
 set +e
