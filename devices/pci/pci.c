@@ -218,15 +218,22 @@ uint32_t pci_config_read(struct pci_bus *bus, unsigned devfn, unsigned offset, u
 
 	if (!pci_access_ok(offset, len))
 		return 0xffffffffu;
+	/* the same locks as a write: a read may reach into a BAR (config_read) */
+	if (bus->mmio)
+		pthread_mutex_lock(&bus->mmio->lock);
 	pthread_mutex_lock(&bus->lock);
 	dev = pci_find(bus, devfn);
 	if (!dev) {
 		value = 0xffffffffu >> (32 - 8 * len);
 	} else if (offset < PCI_CONFIG_SIZE) {
+		if (dev->ops && dev->ops->config_read)
+			dev->ops->config_read(dev, offset, len);
 		for (unsigned i = 0; i < len; i++)
 			value |= (uint32_t)dev->config[offset + i] << (8 * i);
 	}
 	pthread_mutex_unlock(&bus->lock);
+	if (bus->mmio)
+		pthread_mutex_unlock(&bus->mmio->lock);
 	return value;
 }
 

@@ -63,6 +63,9 @@ struct pci_device;
 struct pci_device_ops {
 	/* after the guest wrote config bytes [offset, offset+len), with the bus lock held */
 	void (*config_written)(struct pci_device *dev, unsigned offset, unsigned len);
+	/* before the guest reads config bytes [offset, offset+len), which it may
+	 * refresh; with the bus lock held (and the MMIO bus's, as for writes) */
+	void (*config_read)(struct pci_device *dev, unsigned offset, unsigned len);
 	/* after BAR idx was mapped at addr, or unmapped (mapped false), with the bus lock held */
 	void (*bar_mapped)(struct pci_device *dev, unsigned idx, uint64_t addr, bool mapped);
 };

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vmm/le.h"
 #include "vmm/log.h"
 
 /* BAR 1: the MSI-X table and PBA. BAR 4 (64-bit, prefetchable): the virtio structures. */
@@ -27,6 +28,7 @@
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
 #define VIRTIO_PCI_CAP_ISR_CFG	  3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
+#define VIRTIO_PCI_CAP_PCI_CFG	  5
 #define PCI_CAP_ID_VNDR		  0x09
 
 /* virtio 1.2 §4.1.4.3: struct virtio_pci_common_cfg offsets. */
@@ -435,13 +437,73 @@ static void vp_msix_write(void *opaque, uint64_t offset, const void *data, unsig
 
 static const struct bus_dev_ops vp_msix_ops = { .read = vp_msix_read, .write = vp_msix_write };
 
+/*
+ * --- The PCI configuration access capability (§4.1.4.9) ---
+ * A window into the BARs from configuration space: the driver sets cap.bar,
+ * cap.offset and cap.length, then reads or writes pci_cfg_data. Guest
+ * values, checked here: 1, 2 or 4 bytes, aligned, inside one of our BARs;
+ * anything else accesses nothing.
+ */
+#define VP_CFG_BAR    4	 /* cap.bar */
+#define VP_CFG_OFFSET 8	 /* cap.offset */
+#define VP_CFG_LENGTH 12 /* cap.length */
+#define VP_CFG_DATA   16 /* pci_cfg_data[4] */
+
+static bool vp_cfg_window(struct virtio_pci *vp, const struct bus_dev_ops **ops, uint32_t *off,
+			  unsigned *len)
+{
+	const uint8_t *c = vp->pci.config + vp->cfg_cap;
+	uint32_t o = get_le32(c + VP_CFG_OFFSET), l = get_le32(c + VP_CFG_LENGTH), size;
+
+	switch (c[VP_CFG_BAR]) {
+	case VP_BAR:
+		*ops = &vp_bar_ops;
+		size = VP_BAR_SZ;
+		break;
+	case VP_BAR_MSIX:
+		*ops = &vp_msix_ops;
+		size = VP_BAR_MSIX_SZ;
+		break;
+	default: return false;
+	}
+	if ((l != 1 && l != 2 && l != 4) || o % l || o > size - l)
+		return false;
+	*off = o;
+	*len = (unsigned)l;
+	return true;
+}
+
+/* Whether config bytes [offset, offset+len) touch pci_cfg_data. */
+static bool vp_cfg_data_hit(const struct virtio_pci *vp, unsigned offset, unsigned len)
+{
+	unsigned data = vp->cfg_cap + VP_CFG_DATA;
+
+	return vp->cfg_cap && offset < data + 4 && offset + len > data;
+}
+
 /* --- PCI hooks --- */
 
 static void vp_config_written(struct pci_device *dev, unsigned offset, unsigned len)
 {
 	struct virtio_pci *vp = dev->opaque;
+	const struct bus_dev_ops *ops;
+	uint32_t off;
+	unsigned n;
 
 	msix_config_written(&vp->msix, offset, len);
+	if (vp_cfg_data_hit(vp, offset, len) && vp_cfg_window(vp, &ops, &off, &n))
+		ops->write(vp, off, dev->config + vp->cfg_cap + VP_CFG_DATA, n);
+}
+
+static void vp_config_read(struct pci_device *dev, unsigned offset, unsigned len)
+{
+	struct virtio_pci *vp = dev->opaque;
+	const struct bus_dev_ops *ops;
+	uint32_t off;
+	unsigned n;
+
+	if (vp_cfg_data_hit(vp, offset, len) && vp_cfg_window(vp, &ops, &off, &n))
+		ops->read(vp, off, dev->config + vp->cfg_cap + VP_CFG_DATA, n);
 }
 
 /* Queue notifications become ioeventfds where the BAR is, so they never exit to hutch. */
@@ -466,6 +528,7 @@ static void vp_bar_mapped(struct pci_device *dev, unsigned idx, uint64_t addr, b
 
 static const struct pci_device_ops vp_pci_ops = {
 	.config_written = vp_config_written,
+	.config_read = vp_config_read,
 	.bar_mapped = vp_bar_mapped,
 };
 
@@ -482,7 +545,15 @@ static int vp_add_caps(struct virtio_pci *vp)
 	if (ret >= 0)
 		ret = vp_add_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VP_NOTIFY,
 				 vdev->num_queues * VP_NOTIFY_MULT, VP_NOTIFY_MULT, true);
-	return ret < 0 ? ret : 0;
+	if (ret >= 0)
+		ret = vp_add_cap(vp, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, 0, true);
+	if (ret < 0)
+		return ret;
+	/* the driver sets bar, offset and length, and reads or writes the data */
+	vp->cfg_cap = (uint8_t)ret;
+	vp->pci.wmask[ret + VP_CFG_BAR] = 0xff;
+	memset(vp->pci.wmask + ret + VP_CFG_OFFSET, 0xff, 12);
+	return 0;
 }
 
 int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *vdev,

@@ -17,6 +17,7 @@ struct virtio_pci {
 	uint64_t driver_features; /* being written; accepted at FEATURES_OK */
 	uint8_t isr;
 	uint64_t notify_base; /* guest address of the notify area while mapped, else 0 */
+	uint8_t cfg_cap;      /* config offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
 };
 
 /*

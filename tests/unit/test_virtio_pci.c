@@ -27,8 +27,9 @@ static void test_init_rejects_bad_devices(void **state)
 			if (vp->pci.config[p] == 0x09)
 				types[n++] = vp->pci.config[p + 3];
 		}
-		TEST_ASSERT_EQ(n, 3);
-		TEST_ASSERT(types[0] == 1 && types[1] == 3 && types[2] == 2, "cfg_type order");
+		TEST_ASSERT_EQ(n, 4);
+		TEST_ASSERT(types[0] == 1 && types[1] == 3 && types[2] == 2 && types[3] == 5,
+			    "cfg_type order");
 	}
 	virtio_pci_destroy(vp);
 	free(vp);
@@ -316,6 +317,7 @@ static void test_vendor_capabilities(void **state)
 		{ 3, 16, ISR, 1 },
 		{ 4, 16, DEVCFG, CONFIG_SIZE },
 		{ 2, 20, NOTIFY, 2 * NOTIFY_MUL },
+		{ 5, 20, 0, 0 }, /* PCI configuration access, cap.bar 4 until the driver sets it */
 	};
 	unsigned p = pci_config_read(&f->bus, DEVFN, PCI_CAPABILITY_LIST, 1), n = 0;
 
@@ -349,6 +351,81 @@ static void test_vendor_capabilities(void **state)
 	TEST_ASSERT_EQ(pci_config_read(&f->bus, DEVFN, PCI_BAR0 + 16, 4), (uint32_t)W64_BASE | 0xc);
 	TEST_ASSERT_EQ(pci_config_read(&f->bus, DEVFN, PCI_BAR0 + 20, 4), W64_BASE >> 32);
 	TEST_ASSERT_EQ(f->vp.pci.bars[4].size, 0x4000);
+}
+
+/* The PCI configuration access capability: the offset of its cap, by walking the list. */
+static unsigned pci_cfg_cap(struct fixture *f)
+{
+	for (unsigned p = pci_config_read(&f->bus, DEVFN, PCI_CAPABILITY_LIST, 1); p;
+	     p = pci_config_read(&f->bus, DEVFN, p + 1, 1))
+		if (pci_config_read(&f->bus, DEVFN, p, 1) == 0x09 &&
+		    pci_config_read(&f->bus, DEVFN, p + 3, 1) == 5)
+			return p;
+	TEST_ASSERT(false, "no VIRTIO_PCI_CAP_PCI_CFG capability");
+	return 0;
+}
+
+/* Sets the window (cap.bar, cap.offset, cap.length) of the capability at p. */
+static void pci_cfg_window(struct fixture *f, unsigned p, uint8_t bar, uint32_t off, uint32_t len)
+{
+	pci_config_write(&f->bus, DEVFN, p + 4, 1, bar);
+	pci_config_write(&f->bus, DEVFN, p + 8, 4, off);
+	pci_config_write(&f->bus, DEVFN, p + 12, 4, len);
+}
+
+/*
+ * §4.1.4.9: pci_cfg_data reads and writes the BAR bytes the window names;
+ * a window that is not 1, 2 or 4 aligned bytes inside one of the BARs
+ * reaches nothing, whatever the guest put in it.
+ */
+static void test_pci_cfg_access(void **state)
+{
+	struct fixture *f = *state;
+	unsigned p = pci_cfg_cap(f);
+	static const struct {
+		uint8_t bar;
+		uint32_t off, len;
+	} bad[] = {
+		{ 4, COMMON + STATUS, 3 },
+		{ 4, COMMON + STATUS, 0 },
+		{ 4, COMMON + DFSELECT + 1, 2 },
+		{ 4, 0x4000 - 2, 4 },
+		{ 4, 0xfffffffc, 4 },
+		{ 4, 0xffffffff, 1 },
+		{ 0, 0, 4 },
+		{ 2, 0, 4 },
+		{ 0xff, 0, 4 },
+	};
+
+	/* A read: the device feature bits 0..31 (after a select through the window too). */
+	pci_cfg_window(f, p, 4, COMMON + DFSELECT, 4);
+	pci_config_write(&f->bus, DEVFN, p + 16, 4, 1);
+	TEST_ASSERT_EQ(cc_read(f, DFSELECT, 4), 1);
+	pci_config_write(&f->bus, DEVFN, p + 16, 4, 0);
+	pci_cfg_window(f, p, 4, COMMON + DF, 4);
+	TEST_ASSERT_EQ(pci_config_read(&f->bus, DEVFN, p + 16, 4), cc_read(f, DF, 4));
+	/* A one-byte write: the status register. */
+	pci_cfg_window(f, p, 4, COMMON + STATUS, 1);
+	pci_config_write(&f->bus, DEVFN, p + 16, 1, VIRTIO_STATUS_ACKNOWLEDGE);
+	TEST_ASSERT_EQ(status(f), VIRTIO_STATUS_ACKNOWLEDGE);
+	TEST_ASSERT_EQ(pci_config_read(&f->bus, DEVFN, p + 16, 1), VIRTIO_STATUS_ACKNOWLEDGE);
+	/* The other BAR: an MSI-X table entry's message data. */
+	pci_cfg_window(f, p, 1, 8, 4);
+	pci_config_write(&f->bus, DEVFN, p + 16, 4, 0x4242);
+	TEST_ASSERT_EQ(pci_config_read(&f->bus, DEVFN, p + 16, 4), 0x4242);
+
+	/* Bad windows: the data bytes stay what they were, the device untouched. */
+	for (unsigned i = 0; i < ARRAY_LEN(bad); i++) {
+		pci_cfg_window(f, p, bad[i].bar, bad[i].off, bad[i].len);
+		pci_config_write(&f->bus, DEVFN, p + 16, 4, 0x5a5a5a5a);
+		TEST_ASSERT_EQ(pci_config_read(&f->bus, DEVFN, p + 16, 4), 0x5a5a5a5a);
+		TEST_ASSERT_EQ(status(f), VIRTIO_STATUS_ACKNOWLEDGE);
+		TEST_ASSERT_EQ(cc_read(f, DFSELECT, 4), 0);
+	}
+	/* The capability's header stays read-only. */
+	pci_config_write(&f->bus, DEVFN, p, 4, 0);
+	TEST_ASSERT_EQ(pci_config_read(&f->bus, DEVFN, p + 3, 1), 5);
+	TEST_ASSERT_EQ(pci_config_read(&f->bus, DEVFN, p + 2, 1), 20);
 }
 
 static void test_driver_ok_activates_on_io_thread(void **state)
@@ -567,6 +644,7 @@ int main(void)
 		T(test_status_bits_cannot_be_cleared),
 		T(test_virtio_pop_bad_ring_needs_reset),
 		T(test_vendor_capabilities),
+		T(test_pci_cfg_access),
 		T(test_feature_negotiation),
 		T(test_queue_configuration),
 		T(test_driver_ok_activates_on_io_thread),
