@@ -68,7 +68,14 @@ keys() {
         [ "$(cat "$e/device/name" 2>/dev/null)" = "hutch keyboard" ] && ev=${e##*/}
     done
     [ -n "${ev:-}" ] || { echo "NO-KEYBOARD"; exit 1; }
+    : >/tmp/keys # (before the reader runs: the loop below reads it at once)
     cat "/dev/input/$ev" >/tmp/keys &
+    # ready once the reader holds the device open: events before that are lost
+    i=0
+    while ! ls -l "/proc/$!/fd" 2>/dev/null | grep -q "/dev/input/$ev" && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
     echo "KEYS-READY $ev"
     i=0
     while [ "$(wc -c </tmp/keys)" -lt $(($1 * 24)) ] && [ $i -lt 300 ]; do
