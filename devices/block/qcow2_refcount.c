@@ -213,23 +213,16 @@ out:
 }
 
 /*
- * A refcount block for table index t, placed inside the range it covers
- * (which has no block, so no cluster there is in use) so that it counts
- * itself. Written and synced before the table entry that points to it.
+ * Puts a new refcount block for table index t on cluster c (inside the range
+ * it covers, so that it counts itself): written and synced before the table
+ * entry that points to it.
  */
-static int new_refblock(struct qcow2 *q, uint64_t t)
+static int place_refblock(struct qcow2 *q, uint64_t t, uint64_t c)
 {
-	uint64_t per_rb = 1ull << q->rb_bits, c, off;
+	uint64_t per_rb = 1ull << q->rb_bits, off = c << q->cluster_bits;
 	uint8_t *rb, e[8];
 	int r;
 
-	if (t >= q->rt_entries) {
-		r = grow_table(q, t + 1);
-		if (r < 0 || q->rt[t])
-			return r; /* the new table may have brought the block along */
-	}
-	c = first_unclaimed(q, t * per_rb, per_rb);
-	off = c << q->cluster_bits;
 	if (off >= QCOW2_MAX_HOST_OFFSET)
 		return -EFBIG;
 	rb = calloc(1, q->cluster_size);
@@ -250,6 +243,24 @@ static int new_refblock(struct qcow2 *q, uint64_t t)
 	if (off + q->cluster_size > q->file_end)
 		q->file_end = off + q->cluster_size;
 	return 0;
+}
+
+/*
+ * A refcount block for table index t, placed inside the range it covers
+ * (which has no block, so no cluster there is in use: true while refcounts
+ * are kept, see repair_refblock() for a repair).
+ */
+static int new_refblock(struct qcow2 *q, uint64_t t)
+{
+	uint64_t per_rb = 1ull << q->rb_bits;
+
+	if (t >= q->rt_entries) {
+		int r = grow_table(q, t + 1);
+
+		if (r < 0 || q->rt[t])
+			return r; /* the new table may have brought the block along */
+	}
+	return place_refblock(q, t, first_unclaimed(q, t * per_rb, per_rb));
 }
 
 /* The first run of n clusters with refcount 0 from the hint on, clear of fixed metadata. */
@@ -449,6 +460,36 @@ static int count_references(struct check_state *s)
 	return 0;
 }
 
+/*
+ * Repair: a refcount block for table index t, which has none although
+ * clusters it covers are in use (a dirty image with lazy refcounts grew
+ * there). Unlike new_refblock(), it goes on a cluster of the range that no
+ * reference counted (or past the end of the file), never on one in use.
+ */
+static int repair_refblock(struct check_state *s, uint64_t t)
+{
+	struct qcow2 *q = s->q;
+	uint64_t per_rb = 1ull << q->rb_bits, c;
+	int r;
+
+	if (t >= q->rt_entries) {
+		/* the new table and its blocks go past the end of the file */
+		r = grow_table(q, t + 1);
+		if (r < 0 || q->rt[t])
+			return r;
+	}
+	for (c = t * per_rb; c < (t + 1) * per_rb; c++)
+		if ((c >= s->nclusters || !s->counts[c]) &&
+		    !qcow2_overlaps_fixed(q, c << q->cluster_bits, q->cluster_size))
+			break;
+	if (c == (t + 1) * per_rb)
+		return -ENOSPC; /* every cluster of the range in use */
+	r = place_refblock(q, t, c);
+	if (r == 0 && c < s->nclusters)
+		s->counts[c] = 1;
+	return r;
+}
+
 /* Stored refcounts against the counted references; fixes what mode allows. */
 static int compare_refcounts(struct check_state *s, int mode)
 {
@@ -473,8 +514,13 @@ static int compare_refcounts(struct check_state *s, int mode)
 		if (counted > q->rc_max)
 			return -ERANGE;
 		r = refcount_set(q, c, counted);
+		if (r == -EIO) { /* no block for a cluster in use */
+			r = repair_refblock(s, c >> q->rb_bits);
+			if (r == 0)
+				r = refcount_set(q, c, counted);
+		}
 		if (r < 0)
-			return r; /* -EIO: no block for a cluster in use */
+			return r;
 		if (stored > counted)
 			s->res->leaks_fixed++;
 		else

@@ -126,6 +126,29 @@ rm -f hc1.qcow2; qemu-img create -q -f qcow2 -o refcount_bits=1,cluster_size=409
 tool hc1.qcow2 c src.raw
 qcheck hc1.qcow2; same hc1.qcow2 src.raw
 
+step "a dirty lazy-refcounts image that outgrew its refcount blocks: repaired at open"
+rm -f lz.qcow2
+qemu-img convert -q -f raw -O qcow2 -o cluster_size=512,lazy_refcounts=on src.raw lz.qcow2
+# forget every refcount block but the first (a crash before they were
+# written), and mark the image dirty
+python3 - lz.qcow2 <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(48)
+    rt = struct.unpack(">Q", f.read(8))[0]
+    for t in range(1, 64):
+        f.seek(rt + 8 * t)
+        f.write(bytes(8))
+    f.seek(72)
+    f.write(struct.pack(">Q", 1))
+PY
+tool lz.qcow2 check # opened writable: the refcounts are rebuilt
+rc=0; qemu-img check lz.qcow2 >check.log 2>&1 || rc=$?
+[ $rc = 0 ] || [ $rc = 3 ] || { cat check.log; fail "lz.qcow2: qemu-img check exit $rc"; }
+same lz.qcow2 src.raw
+cp src.raw m.raw; tool lz.qcow2 w 1999000 d4; mw 1999000 d4 m.raw
+same lz.qcow2 m.raw
+
 step "resize grows the L1 table"
 rm -f r.qcow2; tool create r.qcow2 1M 9
 tool r.qcow2 w 1000 d2 resize 64M w 60M d4 check

@@ -820,6 +820,58 @@ static void test_lazy_refcounts(void **state)
 	image_close(&img);
 }
 
+/*
+ * A dirty lazy-refcounts image that grew past its refcount blocks (the
+ * blocks for the data's ranges never written): the rebuild at open places
+ * new blocks on clusters nothing uses, so no data is overwritten, then and
+ * by later allocations.
+ */
+static void test_lazy_rebuild_new_blocks(void **state)
+{
+	enum { N = 512 * 1024 }; /* 1024 clusters of 512 bytes: 4 blocks of 256 */
+	uint8_t *buf = malloc(N), *back = malloc(N);
+	struct qcow2_check_result res;
+	struct image img;
+	uint64_t rt, zeroed = 0;
+
+	(void)state;
+	TEST_ASSERT(buf && back, "malloc");
+	create("lb", MIB, 9, NULL, NULL);
+	open_ok(&img, "lb", false);
+	noise(buf, N, 7);
+	wr(&img, 0, buf, N);
+	image_close(&img);
+	rt = peek64("lb", 48); /* refcount_table_offset */
+	for (unsigned t = 1; t < 8; t++)
+		if (peek64("lb", rt + t * 8)) {
+			patch64("lb", rt + t * 8, 0);
+			zeroed++;
+		}
+	TEST_ASSERT(zeroed >= 3, "blocks forgotten: %llu", (unsigned long long)zeroed);
+	patch64("lb", 80, 1); /* compatible: lazy refcounts */
+	patch64("lb", 72, 1); /* incompatible: dirty */
+
+	open_ok(&img, "lb", false); /* rebuilt here */
+	res = check(&img, false);
+	TEST_ASSERT_EQ(res.corruptions, 0);
+	rd(&img, 0, back, N);
+	TEST_ASSERT(memcmp(buf, back, N) == 0, "data intact after the rebuild");
+	/* New allocations land on free clusters only. */
+	noise(buf + N / 2, N / 2, 8);
+	wr(&img, N, buf + N / 2, N / 2);
+	rd(&img, 0, back, N / 2);
+	TEST_ASSERT(memcmp(buf, back, N / 2) == 0, "old data intact after new writes");
+	rd(&img, N, back, N / 2);
+	TEST_ASSERT(memcmp(buf + N / 2, back, N / 2) == 0, "new data");
+	image_close(&img);
+	open_ok(&img, "lb", true);
+	res = check(&img, false);
+	TEST_ASSERT_EQ(res.corruptions, 0);
+	image_close(&img);
+	free(buf);
+	free(back);
+}
+
 /* A v2 image (the version field patched: the rest of a fresh image is valid v2 too). */
 static void test_version2(void **state)
 {
@@ -956,6 +1008,7 @@ int main(void)
 		T(test_check_repair),
 		T(test_copied_flag),
 		T(test_lazy_refcounts),
+		T(test_lazy_rebuild_new_blocks),
 		T(test_version2),
 		T(test_resize),
 		T(test_threads),
