@@ -222,8 +222,17 @@ int qcow2_cache_write_table(struct qcow2 *q, struct qcow2_cache *c, const uint8_
 int qcow2_refcount_get(struct qcow2 *q, uint64_t cluster, uint64_t *val);
 /* Adds delta to the refcount of each of n clusters from host offset off. */
 int qcow2_refcount_add(struct qcow2 *q, uint64_t off, uint64_t n, int delta);
-/* n contiguous free clusters with refcount 1 now: their host offset, or -errno. */
+/*
+ * n contiguous free clusters with refcount 1 now: their host offset, or
+ * -errno (-ENOSPC: a run this long does not fit between the refcount blocks
+ * that new space needs; up to qcow2_max_run() bytes always fit).
+ */
 int64_t qcow2_alloc_clusters(struct qcow2 *q, uint64_t n);
+/* Bytes of the longest run to ask qcow2_alloc_clusters() for: half a refcount block's range. */
+static inline uint64_t qcow2_max_run(const struct qcow2 *q)
+{
+	return 1ull << (q->rb_bits - 1 + q->cluster_bits);
+}
 /* Drops one reference from every cluster the compressed entry touches. */
 int qcow2_free_compressed(struct qcow2 *q, uint64_t entry);
 int qcow2_check_locked(struct qcow2 *q, int mode, struct qcow2_check_result *res, char *err,

@@ -574,6 +574,8 @@ static int write_locked(struct qcow2 *q, const struct iovec *iov, unsigned iovcn
 		} else if (run.kind != KIND_COMPRESSED && !(run.kind == KIND_ZERO && run.host) &&
 			   in == 0 && run.len >= q->cluster_size) {
 			run.len &= ~(q->cluster_size - 1);
+			if (run.len > qcow2_max_run(q))
+				run.len = qcow2_max_run(q);
 			n = iov_slice(iov, iovcnt, pos, run.len, v);
 			r = write_new_clusters(q, v, n, goff, run.len);
 		} else {

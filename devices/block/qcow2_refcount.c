@@ -293,7 +293,14 @@ static int find_free(struct qcow2 *q, uint64_t n, uint64_t *start)
 
 int64_t qcow2_alloc_clusters(struct qcow2 *q, uint64_t n)
 {
-	uint64_t s;
+	/*
+	 * Each retry follows a new refcount block, one per range the run spans.
+	 * A run of a whole range or more in fresh space never fits: every new
+	 * block lands inside it (it counts itself), and the next try moves on
+	 * to the next fresh range, for ever. The bound stops that (callers
+	 * keep runs below half a range: qcow2_max_run()).
+	 */
+	uint64_t s, tries = (n >> q->rb_bits) + 4;
 	int r;
 
 retry:
@@ -303,6 +310,8 @@ retry:
 	for (uint64_t t = s >> q->rb_bits; t <= (s + n - 1) >> q->rb_bits; t++) {
 		if (t < q->rt_entries && q->rt[t])
 			continue;
+		if (!tries--)
+			return -ENOSPC;
 		r = new_refblock(q, t);
 		if (r < 0)
 			return r;

@@ -149,6 +149,15 @@ same lz.qcow2 src.raw
 cp src.raw m.raw; tool lz.qcow2 w 1999000 d4; mw 1999000 d4 m.raw
 same lz.qcow2 m.raw
 
+step "long writes into fresh space with tiny refcount blocks (512-byte clusters, 64-bit refcounts)"
+# each refcount block covers only 64 clusters: a long write is allocated in
+# runs that fit between the blocks that the new space needs
+rm -f tiny.qcow2; qemu-img create -q -f qcow2 -o cluster_size=512,refcount_bits=64 tiny.qcow2 4M
+truncate -s 0 m.raw; truncate -s 4M m.raw
+tool tiny.qcow2 w 0 d3 w 2000000 d1
+mw 0 d3 m.raw; mw 2000000 d1 m.raw
+qcheck tiny.qcow2; same tiny.qcow2 m.raw
+
 step "resize grows the L1 table"
 rm -f r.qcow2; tool create r.qcow2 1M 9
 tool r.qcow2 w 1000 d2 resize 64M w 60M d4 check
