@@ -67,14 +67,31 @@ expect_out() {
 	grep -qaE -- "$1" "$OUT" || fail "output lacks /$1/"
 }
 
-# wait_for_out PATTERN SECONDS: waits until the output shows PATTERN.
-wait_for_out() {
+# out_within PATTERN SECONDS: waits until the output shows PATTERN; 1 if it
+# does not within SECONDS.
+out_within() {
 	local i
 	for ((i = 0; i < $2 * 10; i++)); do
 		grep -qaE -- "$1" "$OUT" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	fail "no /$1/ in the output within $2 s"
+	return 1
+}
+
+# wait_for_out PATTERN SECONDS: out_within, or the test fails.
+wait_for_out() {
+	out_within "$1" "$2" || fail "no /$1/ in the output within $2 s"
+}
+
+# threads_of PID: each thread of a running hutch (name, state, kernel wait
+# channel, system call), for the message of a test that found it stuck.
+threads_of() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		printf '  %s %s %s syscall %s\n' "$(cat "$t/comm" 2>/dev/null)" \
+			"$(awk '{print $3}' "$t/stat" 2>/dev/null)" "$(cat "$t/wchan" 2>/dev/null)" \
+			"$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+	done
 }
 
 # initrd_with_tool FILE NAME: prints the path of a copy of the test guest's
