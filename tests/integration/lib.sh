@@ -15,13 +15,26 @@ BZIMAGE=$GUEST_DIR/vmlinuz
 INITRD=$GUEST_DIR/initramfs.cpio.gz
 CMDLINE_BASE="console=ttyS0 quiet panic=-1"
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-240}
+# meson stops a test after 300 s (meson.build) without a word; waits give up
+# before that, so that a stuck guest fails the test with hutch's output
+TEST_DEADLINE=$((SECONDS + ${TEST_TIME_LIMIT:-270}))
 
 fail() {
+	local p
 	echo "FAIL: $*" >&2
 	if [[ -s $OUT ]]; then
 		echo "--- last lines of hutch's output ---" >&2
 		tail -n 40 "$OUT" >&2
 	fi
+	# a hutch still running (started by a test, with or without timeout(1))
+	for p in ${PID:-} ${GUEST_PID:-} ${HUTCH_PID:-}; do
+		echo "$p"
+		pgrep -P "$p" || true
+	done | while read -r p; do
+		[[ $(cat "/proc/$p/comm" 2>/dev/null) == hutch ]] || continue
+		echo "--- hutch's threads (name, state, wait channel, system call) ---" >&2
+		threads_of "$p" >&2
+	done
 	exit 1
 }
 
@@ -68,19 +81,21 @@ expect_out() {
 }
 
 # out_within PATTERN SECONDS: waits until the output shows PATTERN; 1 if it
-# does not within SECONDS.
+# does not within SECONDS (or by the test's deadline).
 out_within() {
 	local i
-	for ((i = 0; i < $2 * 10; i++)); do
+	for ((i = 0; i < $2 * 10 && SECONDS < TEST_DEADLINE; i++)); do
 		grep -qaE -- "$1" "$OUT" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	return 1
+	grep -qaE -- "$1" "$OUT" 2>/dev/null
 }
 
 # wait_for_out PATTERN SECONDS: out_within, or the test fails.
 wait_for_out() {
-	out_within "$1" "$2" || fail "no /$1/ in the output within $2 s"
+	out_within "$1" "$2" && return 0
+	((SECONDS < TEST_DEADLINE)) || fail "no /$1/ in the output by the test's time limit"
+	fail "no /$1/ in the output within $2 s"
 }
 
 # threads_of PID: each thread of a running hutch (name, state, kernel wait

@@ -79,7 +79,7 @@ finish_guest() {
 # once if hutch ends first.
 guest_wait() {
 	local i
-	for ((i = 0; i < $2 * 10; i++)); do
+	for ((i = 0; i < $2 * 10 && SECONDS < TEST_DEADLINE; i++)); do
 		grep -qaE -- "$1" "$OUT" 2>/dev/null && return 0
 		if ! kill -0 "$GUEST_PID" 2>/dev/null; then
 			grep -qaE -- "$1" "$OUT" 2>/dev/null && return 0
